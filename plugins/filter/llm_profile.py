@@ -1,0 +1,25 @@
+"""Ansible filters for profile resolution; the logic lives in scripts/qwen3_deploy/profiles.py."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ansible.errors import AnsibleFilterError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+from qwen3_deploy import profiles
+
+
+def llm_profile_resolve(catalog, name, overrides=None):
+    """Catalog entry `name` merged with `overrides`, validated; errors name the variable."""
+    try:
+        return profiles.resolve(catalog, name, overrides)
+    except profiles.ProfileError as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+class FilterModule:
+    def filters(self):
+        return {"llm_profile_resolve": llm_profile_resolve}
