@@ -20,6 +20,15 @@ def llm_profile_resolve(catalog, name, overrides=None):
         raise AnsibleFilterError(str(error)) from None
 
 
+def llm_profile_errors(catalog, name, overrides=None):
+    """The resolution error as a list of one message (empty when the profile is usable), for a clean `fail`."""
+    try:
+        profiles.resolve(catalog, name, overrides)
+    except profiles.ProfileError as error:
+        return [str(error)]
+    return []
+
+
 class FilterModule:
     def filters(self):
-        return {"llm_profile_resolve": llm_profile_resolve}
+        return {"llm_profile_resolve": llm_profile_resolve, "llm_profile_errors": llm_profile_errors}

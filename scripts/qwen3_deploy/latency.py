@@ -12,7 +12,8 @@ Definitions used in every report (say which one you quote):
   Ollama ``message``), empty role chunks and reasoning included. This is what
   ``vllm bench serve`` calls TTFT.
 * ``ttft_ms``  time to first token: the first event with non-empty *content* (reasoning does
-  not count). This is the llmperf / aiperf definition and the one thresholds use.
+  not count, nor does an empty ``<think></think>`` block or whitespace before the answer).
+  This is the llmperf / aiperf definition and the one thresholds use.
 * ``itl_ms``   gaps between consecutive content-bearing events after the first.
 * ``decode_tokens_per_s``  (tokens - 1) / (last content event - first content event); tokens
   from the server's usage numbers when it sends them, else one per content event.
@@ -123,6 +124,7 @@ class Accumulator:
         self._text: list[str] = []
         self._usage_tokens: int | None = None
         self._ended: float | None = None
+        self._first_visible: float | None = None
 
     def ms(self, t: float) -> float:
         return round((t - self.t0) * 1000.0, 3)
@@ -149,6 +151,8 @@ class Accumulator:
             self._text.append(content)
             self.r.content_events += 1
             self.r.content_chars += len(content)
+            if self._first_visible is None and visible_text("".join(self._text)).strip():
+                self._first_visible = t
 
     def thinking(self, text: str, source: str) -> None:
         if text and text.strip():
@@ -187,8 +191,9 @@ class Accumulator:
         if self._first_chunk is not None:
             r.ttfc_ms = self.ms(self._first_chunk)
         times = self._content_times
+        if self._first_visible is not None:
+            r.ttft_ms = self.ms(self._first_visible)
         if times:
-            r.ttft_ms = self.ms(times[0])
             r.itl_ms = [round((b - a) * 1000.0, 3) for a, b in itertools.pairwise(times)]
         r.text = "".join(self._text)
         self._check_think_tags(r)
@@ -204,8 +209,8 @@ class Accumulator:
             r.decode_tokens_per_s = round((r.output_tokens - 1) / (times[-1] - times[0]), 3)
         if r.error is None and not r.done:
             self.fail("stream ended before the server said it was done (cut off)", "cut_off")
-        if r.error is None and not times:
-            self.fail("stream finished without any content token", "no_content")
+        if r.error is None and self._first_visible is None:
+            self.fail("stream finished without any visible content", "no_content")
         r.ok = r.error is None
         return r
 
@@ -220,6 +225,11 @@ class Accumulator:
                     r.thinking_sources.append("content <think>")
             else:
                 r.empty_think_block = True
+
+
+def visible_text(text: str) -> str:
+    """Content as a reader sees it: ``<think>...</think>`` blocks (closed or not) removed."""
+    return THINK_BLOCK.sub("", text)
 
 
 # --------------------------------------------------------------------------------------
@@ -316,19 +326,30 @@ def feed_sse(acc: Accumulator, lines: Iterable[tuple[float, str]]) -> None:
             t_data = t
         # event:, id:, retry: carry nothing we measure.
     if data:
-        # Last event without its blank line: the stream was cut (or the server is sloppy).
+        # Last event without its blank line: fine if it parses, else the stream was cut inside it.
+        payload = "\n".join(data)
+        try:
+            json.loads(payload)
+        except ValueError:
+            if payload.strip() != "[DONE]":
+                acc.fail("stream cut off inside an event", "cut_off")
+                return
         dispatch()
 
 
 def feed_ndjson(acc: Accumulator, lines: Iterable[tuple[float, str]]) -> None:
     """Ollama /api/chat streaming (one JSON object per line)."""
+    bad: str | None = None
     for t, line in lines:
         if not line.strip():
             continue
+        if bad is not None:
+            acc.fail(f"undecodable NDJSON line: {bad[:200]!r}", "protocol")
+            bad = None
         try:
             obj = json.loads(line)
         except ValueError:
-            acc.fail(f"undecodable NDJSON line: {line[:200]!r}", "protocol")
+            bad = line  # the last line of a cut stream, or garbage: decided by what follows
             continue
         if not isinstance(obj, dict):
             continue
@@ -343,6 +364,8 @@ def feed_ndjson(acc: Accumulator, lines: Iterable[tuple[float, str]]) -> None:
             acc.server_decode(obj.get("eval_count"), obj.get("eval_duration"))
             acc.mark_done(t, obj.get("done_reason"))
             return
+    if bad is not None:
+        acc.fail("stream cut off inside a line", "cut_off")
 
 
 def _output_text(output: Any) -> str:
@@ -422,6 +445,35 @@ def feed_socket_event(acc: Accumulator, t: float, payload: dict) -> bool:
             acc.mark_done(t, data.get("finish_reason"))
             return True
     return False
+
+
+def replay(kind: str, rows: Iterable[dict], message_id: str | None = None) -> RequestResult:
+    """Re-measure a recorded stream: rows ``{"t": s, "chunk": text}`` (HTTP) or
+    ``{"t": s, "event": "events", "data": {...}}`` (Socket.IO), ``t`` in seconds after the
+    request was sent. Rows without ``t`` (comments) are skipped. No sleeping."""
+    rows = [r for r in rows if "t" in r]
+    acc = Accumulator(kind, 0, 0.0)
+    if kind == "webui-socket":
+        for row in rows:
+            payload = row.get("data") or {}
+            if message_id is not None and payload.get("message_id") != message_id:
+                continue
+            if feed_socket_event(acc, row["t"], payload):
+                break
+    else:
+        chunks = ((row["t"], row["chunk"].encode("utf-8")) for row in rows)
+        (feed_ndjson if kind == "ollama" else feed_sse)(acc, split_lines(chunks, acc))
+    return acc.finish(rows[-1]["t"] if rows else 0.0)
+
+
+def load_fixture(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _relative(record: list | None, t0: float) -> None:
+    for row in record or []:
+        row["t"] = round(row["t"] - t0, 6)
 
 
 # --------------------------------------------------------------------------------------
@@ -523,6 +575,7 @@ def measure_http(session: Any, target: Target, index: int, *, prompt: str, max_t
                 (feed_ndjson if target.kind == "ollama" else feed_sse)(acc, lines)
     except Exception as exc:
         acc.fail(f"{type(exc).__name__}: {str(exc)[:300]}", _classify(exc))
+    _relative(record, t0)
     return acc.finish(clock())
 
 
@@ -602,6 +655,7 @@ class SocketPath:
                     break
         except Exception as exc:
             acc.fail(f"{type(exc).__name__}: {str(exc)[:300]}", _classify(exc))
+        _relative(record, t0)
         return acc.finish(self.clock())
 
 

@@ -119,7 +119,6 @@ ROOTFS_MASK = (
 )
 IMPORT_CHANGES = (
     'CMD ["/lib/systemd/systemd"]',
-    "STOPSIGNAL SIGRTMIN+3",
     "ENV container=docker",
 )
 # The docker run flags from FACTS section 1 (a booted systemd on cgroup v1, without --privileged).
@@ -497,6 +496,9 @@ def _run_host(docker: Docker, name: str, ref: str, port: int) -> None:
         "--hostname",
         name,
         *SYSTEMD_RUN_FLAGS,
+        # systemd shuts down cleanly on SIGRTMIN+3 (docker import cannot set STOPSIGNAL).
+        "--stop-signal",
+        "SIGRTMIN+3",
         "-p",
         f"127.0.0.1:{port}:22",
         "-v",

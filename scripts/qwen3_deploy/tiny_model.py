@@ -31,7 +31,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("RAYON_RS_NUM_CPUS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 SEED = 20251121
 BPE_VOCAB_SIZE = 1400  # trained tokens incl. the 256 byte symbols; special tokens come on top
@@ -76,21 +77,64 @@ CHAT_TEMPLATE = (
 )
 
 _SUBJECTS = [
-    "the server", "the model", "a user", "the operator", "this request", "the cache", "the GPU",
-    "the engine", "the playbook", "our team", "the endpoint", "the scheduler", "the tokenizer",
+    "the server",
+    "the model",
+    "a user",
+    "the operator",
+    "this request",
+    "the cache",
+    "the GPU",
+    "the engine",
+    "the playbook",
+    "our team",
+    "the endpoint",
+    "the scheduler",
+    "the tokenizer",
 ]
 _VERBS = [
-    "answers", "loads", "streams", "checks", "measures", "starts", "stops", "downloads", "verifies",
-    "writes", "reads", "returns", "retries", "serves", "logs",
+    "answers",
+    "loads",
+    "streams",
+    "checks",
+    "measures",
+    "starts",
+    "stops",
+    "downloads",
+    "verifies",
+    "writes",
+    "reads",
+    "returns",
+    "retries",
+    "serves",
+    "logs",
 ]
 _OBJECTS = [
-    "the first token", "a short reply", "the weights", "every request", "the latency report",
-    "a new chat", "the health check", "the prompt", "all metrics", "the config file", "a long answer",
-    "the thinking block", "the service unit",
+    "the first token",
+    "a short reply",
+    "the weights",
+    "every request",
+    "the latency report",
+    "a new chat",
+    "the health check",
+    "the prompt",
+    "all metrics",
+    "the config file",
+    "a long answer",
+    "the thinking block",
+    "the service unit",
 ]
 _TAILS = [
-    "quickly.", "on time.", "without errors.", "in 20 ms.", "after a restart.", "again and again.",
-    "for each host.", "before noon.", "with a retry.", "at 128 tokens per second.", "in the morning.",
+    "quickly.",
+    "on time.",
+    "without errors.",
+    "in 20 ms.",
+    "after a restart.",
+    "again and again.",
+    "for each host.",
+    "before noon.",
+    "with a retry.",
+    "at 128 tokens per second.",
+    "in the morning.",
 ]
 _COMMON_WORDS = (
     "about above across after again against all almost alone along already also although always among "
@@ -189,8 +233,6 @@ def corpus() -> list[str]:
 
 def build_tokenizer():
     """Train the byte-level BPE tokenizer; returns a `tokenizers.Tokenizer`."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-
     tok = Tokenizer(models.BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(

@@ -150,7 +150,7 @@ def _make_handler(hub: FakeHub):
         protocol_version = "HTTP/1.1"
         server_version = "FakeHub/1"
 
-        def log_message(self, format, *args):  # noqa: A002 - silence stderr logging
+        def log_message(self, format, *args):
             pass
 
         # helpers -----------------------------------------------------------------------------------
@@ -194,17 +194,19 @@ def _make_handler(hub: FakeHub):
             return None, parts
 
         # dispatch ----------------------------------------------------------------------------------
-        def do_HEAD(self):  # noqa: N802
+        def do_HEAD(self):
             self._handle(head=True)
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self._handle(head=False)
 
         def _handle(self, head: bool):
             url = urlsplit(self.path)
             with hub._lock:
                 hub.requests.append(
-                    SeenRequest(self.command, unquote(url.path), self.headers.get("Range"), self.headers.get("Authorization"))
+                    SeenRequest(
+                        self.command, unquote(url.path), self.headers.get("Range"), self.headers.get("Authorization")
+                    )
                 )
             raw = [p for p in url.path.split("/") if p]
             if not self._authorized(head):
