@@ -9,9 +9,13 @@ needs nothing else. ``--check`` needs only the standard library.
 
 Steps: (1) if the completion marker in the directory matches repo/revision/patterns and every file
 it lists is present with its size, stop (nothing to do); (2) ask the Hub which files the revision
-has (``snapshot_download(dry_run=True)``: commit, names, sizes) and check free disk for what is
-missing plus a margin; (3) ``snapshot_download`` at the resolved commit, with retries and backoff;
+has (commit, names, sizes: the listing snapshot_download itself uses), drop local files whose size
+is wrong, and check free disk for what is missing plus a margin;
+(3) ``snapshot_download`` at the resolved commit, with retries and backoff;
 (4) verify every expected file is there with the right size; (5) write the marker.
+
+A new revision into the same directory: files the previous marker listed that the new revision
+does not have are removed after the download (the engine would load stray shards too).
 
 Interrupted runs: files that finished stay and are not fetched again. huggingface_hub resumes a
 file whose connection drops mid-way with a Range request inside one run; a killed process loses
@@ -36,7 +40,6 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import shutil
@@ -50,10 +53,11 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 try:  # the venv the role creates has it; --check works with a bare python3
+    from huggingface_hub import HfApi, RepoFile, snapshot_download
     from huggingface_hub import errors as hub_errors
-    from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import filter_repo_objects
 except ImportError:  # pragma: no cover
-    hub_errors = snapshot_download = None
+    HfApi = RepoFile = snapshot_download = hub_errors = filter_repo_objects = None
 
 MARKER = ".qwen3-deploy-download.json"
 EXIT_OK, EXIT_NEEDED, EXIT_USAGE, EXIT_DISK, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_RETRIES, EXIT_VERIFY = range(8)
@@ -172,30 +176,39 @@ def first_line(exc: BaseException) -> str:
 
 
 def plan(args: argparse.Namespace, token: str | None, endpoint: str | None) -> tuple[str, dict[str, int], int]:
-    """Ask the Hub: (commit, {file: size}, bytes still to download)."""
-    if snapshot_download is None:
+    """Ask the Hub: (commit, {file: size}, bytes still to download).
+
+    Same listing snapshot_download makes (repo info at the revision -> commit, recursive tree at the
+    commit, filtered by the patterns), but the sizes come from the Hub, not from files already on disk.
+    """
+    if HfApi is None:
         raise FetchError(EXIT_USAGE, "huggingface_hub is not installed in this python")
-    if "dry_run" not in inspect.signature(snapshot_download).parameters:
-        raise FetchError(EXIT_USAGE, "this huggingface_hub has no snapshot_download(dry_run=...); pin a newer one")
+    api = HfApi(endpoint=endpoint, token=token)
     try:
-        infos = snapshot_download(
-            args.repo_id,
-            revision=args.revision,
-            local_dir=str(args.local_dir),
-            allow_patterns=args.allow_pattern or None,
-            ignore_patterns=args.ignore_pattern or None,
-            token=token,
-            endpoint=endpoint,
-            dry_run=True,
-        )
+        commit = api.repo_info(args.repo_id, revision=args.revision).sha
+        listing = {
+            f.path: int(f.size or 0)
+            for f in api.list_repo_tree(args.repo_id, revision=commit, recursive=True)
+            if isinstance(f, RepoFile)
+        }
     except Exception as exc:
         raise classify(exc) from exc
-    if not infos:
+    if not commit:
+        raise FetchError(EXIT_RETRIES, "the Hub returned no commit sha for the revision", retry=True)
+    names = filter_repo_objects(
+        sorted(listing), allow_patterns=args.allow_pattern or None, ignore_patterns=args.ignore_pattern or None
+    )
+    files = {name: listing[name] for name in names}
+    if not files:
         raise FetchError(EXIT_NOT_FOUND, f"no file of {args.repo_id}@{args.revision} matches {args.allow_pattern}")
-    commits = {i.commit_hash for i in infos}
-    files = {i.filename: int(i.file_size or 0) for i in infos}
-    todo = sum(int(i.file_size or 0) for i in infos if i.will_download)
-    return sorted(commits)[0], files, todo
+    todo = 0
+    for name, size in files.items():
+        local = args.local_dir / name
+        if local.is_file() and local.stat().st_size != size:
+            local.unlink()  # huggingface_hub would trust its metadata and keep a damaged file
+        if not local.is_file():
+            todo += size
+    return commit, files, todo
 
 
 class Progress(threading.Thread):
@@ -292,6 +305,15 @@ def verify(local_dir: Path, files: dict[str, int]) -> list[str]:
     return bad
 
 
+def previous_files(local_dir: Path) -> list[str]:
+    """Files an earlier completed download (any revision) put into the directory, from its marker."""
+    try:
+        files = json.loads((local_dir / MARKER).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in files if isinstance(n, str) and ".." not in Path(n).parts and not Path(n).is_absolute()]
+
+
 def write_marker(local_dir: Path, request: dict, result: dict) -> None:
     marker = dict(request)
     marker.update(
@@ -357,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     endpoint = (args.endpoint or os.environ.get("HF_ENDPOINT", "")).strip().rstrip("/") or None
     if endpoint:
         log(f"endpoint {endpoint}")
+    previous = previous_files(args.local_dir)
+    (args.local_dir / MARKER).unlink(missing_ok=True)  # stale until this download completes
     started = time.monotonic()
     try:
         result = download(args, log, token, endpoint)
@@ -364,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         log(f"FAILED (exit {err.code}): {err}")
         print(json.dumps({"result": "failed", "exit_code": err.code, "error": str(err), **request}), flush=True)
         return err.code
+    for name in sorted(set(previous) - set(result["files"])):
+        stale = args.local_dir / name
+        if stale.is_file():
+            stale.unlink()  # from an earlier revision (e.g. other shard names); the engine would load it too
+            log(f"removed {name}: not part of this revision")
     write_marker(args.local_dir, request, result)
     seconds = time.monotonic() - started
     log(f"done: {len(result['files'])} files, {human(result['total_bytes'])} in {seconds:.1f} s")

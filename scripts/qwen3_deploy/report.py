@@ -44,7 +44,7 @@ def markdown(doc: dict, fails: list[Failure] | None, host: str) -> str:
                f"target after {st['warmup']} warm-up, max_tokens {st['max_tokens']}, "
                f"limits {st['timeout_s']} s per request / {st['time_limit_s']} s total.")
     out.append("")
-    out.append("TTFT = time to the first streamed event with non-empty content (reasoning excluded); "
+    out.append("TTFT = time to the first streamed event with non-empty content (reasoning and <think> text excluded); "
                "'first chunk' counts empty role chunks and reasoning like `vllm bench serve` does.")
     out.append("")
     names = list(s["targets"])

@@ -74,9 +74,7 @@ PACKAGES = (
 # Files written into the root fs after debootstrap (path -> content).
 ROOTFS_FILES = {
     "etc/apt/sources.list": (
-        f"deb {MIRROR} {SUITE} main\n"
-        f"deb {MIRROR} {SUITE}-updates main\n"
-        f"deb {SECURITY_MIRROR} {SUITE}-security main\n"
+        f"deb {MIRROR} {SUITE} main\ndeb {MIRROR} {SUITE}-updates main\ndeb {SECURITY_MIRROR} {SUITE}-security main\n"
     ),
     "etc/ssh/sshd_config.d/10-testhosts.conf": (
         "# qwen3-deploy test host: key-only root login; the key is bind-mounted by scripts/testhosts\n"
@@ -264,7 +262,7 @@ class Docker:
     def run(self, *args: str, check: bool = True, capture: bool = True, input_data=None, timeout=None):
         cmd = [self.binary, *args]
         try:
-            proc = subprocess.run(  # noqa: S603 - argv list, no shell
+            proc = subprocess.run(
                 cmd,
                 capture_output=capture,
                 text=True,
@@ -333,7 +331,7 @@ def ensure_ssh_key() -> Path:
             os.chmod(SSH_KEY.parent, 0o700)
             for path in (SSH_KEY, SSH_KEY.with_suffix(".pub")):
                 path.unlink(missing_ok=True)
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "qwen3-deploy-testhosts", "-f", str(SSH_KEY)],
                 check=True,
             )
@@ -349,7 +347,7 @@ def _unmount_below(root: Path) -> None:
     with open("/proc/self/mounts") as handle:
         points = [line.split()[1].replace("\\040", " ") for line in handle]
     for point in sorted((p for p in points if p == root_str or p.startswith(root_str + "/")), reverse=True):
-        subprocess.run(["umount", "-l", point], check=False)  # noqa: S603, S607
+        subprocess.run(["umount", "-l", point], check=False)
 
 
 def _write_rootfs(rootfs: Path) -> None:
@@ -387,7 +385,7 @@ def build_image(docker: Docker, force: bool = False, log=print) -> str:
         rootfs = build / "rootfs"
         try:
             log(f"building image {ref} (debootstrap {SUITE} from {MIRROR}) ...")
-            proc = subprocess.run(  # noqa: S603
+            proc = subprocess.run(
                 [
                     "debootstrap",
                     "--variant=minbase",
@@ -410,17 +408,17 @@ def build_image(docker: Docker, force: bool = False, log=print) -> str:
             for change in IMPORT_CHANGES:
                 import_cmd += ["--change", change]
             import_cmd += ["--change", f"LABEL {LABEL_RECIPE}={recipe_hash()}", "-", ref]
-            tar = subprocess.Popen(  # noqa: S603
-                ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],  # noqa: S607
+            tar = subprocess.Popen(
+                ["tar", "--numeric-owner", "-C", str(rootfs), "-c", "."],
                 stdout=subprocess.PIPE,
             )
-            imp = subprocess.run(import_cmd, stdin=tar.stdout, capture_output=True, text=True, check=False)  # noqa: S603
+            imp = subprocess.run(import_cmd, stdin=tar.stdout, capture_output=True, text=True, check=False)
             tar.stdout.close()
             if tar.wait() != 0 or imp.returncode != 0:
                 raise TesthostError(f"docker import failed: {imp.stderr.strip()}")
         finally:
             _unmount_below(build)
-            subprocess.run(["rm", "-rf", "--one-file-system", str(build)], check=False)  # noqa: S603, S607
+            subprocess.run(["rm", "-rf", "--one-file-system", str(build)], check=False)
         log(f"built image {ref} in {time.monotonic() - started:.0f} s")
         return ref
 
@@ -518,7 +516,13 @@ def _run_host(docker: Docker, name: str, ref: str, port: int) -> None:
 
 
 def create(
-    docker: Docker, names: list[str], ssh_port: int | None = None, wait: bool = True, timeout: float = 120, log=print
+    docker: Docker,
+    names: list[str],
+    *,
+    ssh_port: int | None = None,
+    wait: bool = True,
+    timeout: float = 120,
+    log=print,
 ) -> list[Container]:
     for name in names:
         validate_name(name)
@@ -526,9 +530,9 @@ def create(
         validate_port(ssh_port)
     docker.require()
     ref = ensure_image(docker, log=log)
-    to_create, to_start = plan_create(docker, names, ref, ssh_port)
     ensure_ssh_key()
-    with file_lock("hosts"):
+    with file_lock("hosts"):  # one creator at a time: names and ports are checked and taken atomically
+        to_create, to_start = plan_create(docker, names, ref, ssh_port)
         for existing in to_start:
             log(f"starting stopped test host {existing.name}")
             docker.run("start", existing.name)
@@ -608,8 +612,19 @@ def destroy(docker: Docker, containers: list[Container], log=print) -> None:
 
 
 def host_state(docker: Docker, name: str) -> str:
-    proc = docker.exec(name, "systemctl", "is-system-running", timeout=20)
+    try:
+        proc = docker.exec(name, "systemctl", "is-system-running", timeout=20)
+    except subprocess.TimeoutExpired:
+        return "unknown"
     return (proc.stdout or "").strip() or "unknown"
+
+
+def ssh_answers(port: int) -> tuple[bool, str]:
+    try:
+        proc = subprocess.run([*ssh_argv(port), "true"], capture_output=True, text=True, check=False, timeout=30)
+    except subprocess.TimeoutExpired:
+        return False, "ssh timed out"
+    return proc.returncode == 0, proc.stderr.strip()
 
 
 def ssh_argv(port: int, host: str = "127.0.0.1") -> list[str]:
@@ -655,13 +670,11 @@ def wait_hosts(docker: Docker, names: list[str], timeout: float = 120, log=print
             time.sleep(0.5)
         port = container.ssh_port
         while True:
-            proc = subprocess.run(  # noqa: S603
-                [*ssh_argv(port), "true"], capture_output=True, text=True, check=False, timeout=30
-            )
-            if proc.returncode == 0:
+            ok, detail = ssh_answers(port)
+            if ok:
                 break
             if time.monotonic() > deadline:
-                raise TesthostError(f"test host {name}: SSH on 127.0.0.1:{port} not answering: {proc.stderr.strip()}")
+                raise TesthostError(f"test host {name}: SSH on 127.0.0.1:{port} not answering: {detail}")
             time.sleep(0.5)
         log(f"test host {name} is up (systemd running, ssh 127.0.0.1:{port})")
 
@@ -669,7 +682,7 @@ def wait_hosts(docker: Docker, names: list[str], timeout: float = 120, log=print
 def render_inventory(containers: list[Container], group: str | None = None, key: Path | None = None) -> str:
     """An Ansible YAML inventory for the given hosts (all connect as root over 127.0.0.1:<port>)."""
     key = key or SSH_KEY
-    lines = ["# Generated by scripts/testhosts inventory: booted systemd test hosts on this machine.", "all:"]
+    lines = ["---", "# Generated by scripts/testhosts inventory: booted systemd test hosts on this machine.", "all:"]
     indent = "  "
     if group:
         lines += [f"{indent}children:", f"{indent}  {group}:"]
@@ -738,6 +751,7 @@ def run_playbook(
     playbook: str | Path,
     inventory: str | Path,
     extra_vars: dict | None = None,
+    *,
     args: list[str] | tuple[str, ...] = (),
     timeout: float = 1800,
     env: dict[str, str] | None = None,
@@ -755,7 +769,7 @@ def run_playbook(
     run_env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0"}
     run_env.setdefault("ANSIBLE_CONFIG", str(REPO_ROOT / "ansible.cfg"))
     run_env.update(env or {})
-    proc = subprocess.run(  # noqa: S603
+    proc = subprocess.run(
         argv, cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=timeout, env=run_env
     )
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, parse_play_recap(proc.stdout), argv)
@@ -840,7 +854,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             validate_name(name)
         if args.prefix is not None:
             validate_prefix(args.prefix)
-        if args.command == "inventory" and args.group is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.group):
+        if (
+            args.command == "inventory"
+            and args.group is not None
+            and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", args.group)
+        ):
             raise UsageError(f"invalid --group {args.group!r}: letters, digits and '_' only")
         if args.command == "wait" and args.timeout <= 0:
             raise UsageError("--timeout must be positive")

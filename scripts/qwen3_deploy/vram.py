@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from qwen3_deploy import nvidia_smi
+
 GIB = 1024**3
 MIB_PER_GIB = 1024
 
@@ -179,3 +181,132 @@ def describe(result: dict[str, Any]) -> str:
         f"= {r['needed_gib']} GiB vs usable {r['usable_gib']} GiB (of {r['gpu_total_gib']} GiB): {verdict}; "
         f"{r['full_length_seqs_fit']} full-length sequences fit"
     )
+
+
+KV_POLICIES = ("full", "one_sequence")
+
+
+def _cap(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f}"
+
+
+def check_host(
+    profile: dict,
+    gpus: dict,
+    *,
+    host: str,
+    min_cuda: str = "12.0",
+    overhead_gib: float | None = None,
+    kv_policy: str = "full",
+    pci_gpu_count: int = 0,
+) -> dict[str, Any]:
+    """Every GPU check preflight makes for ``profile`` (the fact ``llm``) on a host described by ``gpus``
+    (:func:`qwen3_deploy.nvidia_smi.parse`). Returns refusals (the run must stop), warnings (printed) and
+    the VRAM estimate; each message carries its numbers.
+
+    ``pci_gpu_count``: NVIDIA display/3D controllers seen on the PCI bus. When nvidia-smi cannot run but
+    the cards are there, the driver is simply not installed yet: gpu_host installs it, and the checks that
+    need nvidia-smi are deferred (a warning says so) to gpu_host's own re-check.
+    ``kv_policy``: ``full`` = every sequence at max_model_len must fit at once (what Ollama allocates);
+    ``one_sequence`` (vLLM only) = vLLM's own start-up minimum, with a warning when full concurrency does not fit.
+    """
+    name = profile.get("name", "?")
+    result: dict[str, Any] = {"refusals": [], "warnings": [], "estimate": None, "skipped": False, "deferred": False}
+    refuse, warn = result["refusals"].append, result["warnings"].append
+    if kv_policy not in KV_POLICIES:
+        raise VramError(f"preflight_kv_cache_policy: {kv_policy!r} is not one of {', '.join(KV_POLICIES)}")
+    if profile.get("accelerator") != "nvidia":
+        result["skipped"] = True
+        warn(f"profile {name} runs on {profile.get('accelerator')}: GPU checks skipped")
+        return result
+
+    if gpus.get("status") != "ok":
+        if pci_gpu_count > 0 and gpus.get("status") in ("missing", "driver_not_loaded"):
+            result["deferred"] = True
+            warn(
+                f"{pci_gpu_count} NVIDIA GPU(s) on the PCI bus of {host} but nvidia-smi cannot read them "
+                f"({gpus.get('message')}): gpu_host installs/loads the driver, and the CUDA, VRAM and "
+                "compute-capability checks run after it (gpu_host re-runs them)"
+            )
+        else:
+            refuse(
+                f"profile {name} needs an NVIDIA GPU; nvidia-smi found none on {host} "
+                f"({gpus.get('status')}: {gpus.get('message')})"
+            )
+        return result
+
+    count = gpus["count"]
+    cuda = gpus.get("cuda_version")
+    if not nvidia_smi.cuda_at_least(cuda, min_cuda):
+        refuse(
+            f"driver {gpus.get('driver_version')} on {host} supports CUDA {cuda or 'unknown'} "
+            f"(from {gpus.get('cuda_version_source') or 'nowhere'}); profile {name} needs CUDA >= {min_cuda}. "
+            "Run playbooks/gpu_host.yml (it installs gpu_host_driver_branch) or upgrade the driver"
+        )
+
+    tp = profile["tensor_parallel_size"]
+    if tp > count:
+        refuse(f"profile {name}: tensor_parallel_size {tp} needs {tp} GPUs; nvidia-smi found {count} on {host}")
+    elif gpus.get("min_memory_total_mib"):
+        fit = estimate_profile(profile, gpus["min_memory_total_mib"], count, overhead_gib)
+        result["estimate"] = fit
+        line = f"profile {name} on {host}: {describe(fit)}"
+        one_seq_fits = fit["weights_gib"] + fit["kv_one_sequence_gib"] + fit["overhead_gib"] <= fit["usable_gib"]
+        if fit["fits"]:
+            pass
+        elif kv_policy == "one_sequence" and profile["engine"] == "vllm" and one_seq_fits:
+            warn(
+                f"{line}. preflight_kv_cache_policy=one_sequence: accepted because one "
+                f"{profile['max_model_len']}-token sequence fits; at full length only "
+                f"{fit['full_length_seqs_fit']} of max_num_seqs {profile['max_num_seqs']} run at once "
+                "(vLLM preempts the rest)"
+            )
+        else:
+            refuse(
+                f"{line}. Lower llm_profile_overrides.max_model_len or max_num_seqs, raise "
+                "tensor_parallel_size (more GPUs), or pick a smaller quantization"
+            )
+    else:
+        warn(f"nvidia-smi reported no memory.total on {host}: VRAM fit not checked")
+
+    cap = gpus.get("min_compute_cap")
+    wanted = profile.get("min_compute_capability")
+    if cap is None:
+        if profile.get("quantization") == "fp8" or wanted is not None:
+            warn(f"compute capability unknown on {host}: cannot confirm profile {name} runs there")
+    elif profile.get("quantization") == "fp8":
+        if cap >= 8.9:
+            pass
+        elif cap >= 8.0:
+            warn(
+                f"profile {name}: FP8 checkpoint on compute capability {_cap(cap)} ({host}) runs weight-only "
+                "through Marlin kernels (native W8A8 FP8 needs >= 8.9): slower than on Ada/Hopper"
+            )
+        else:
+            refuse(f"profile {name}: FP8 needs compute capability >= 8.0 (8.9 native); {host} has {_cap(cap)}")
+    elif wanted is not None and cap < wanted:
+        refuse(f"profile {name} needs compute capability >= {_cap(wanted)}; {host} has {_cap(cap)}")
+
+    usable_share = profile["gpu_memory_utilization"]
+    for gpu in gpus["gpus"]:
+        if gpu["memory_total_mib"] and gpu["memory_used_mib"] is not None:
+            free = gpu["memory_total_mib"] - gpu["memory_used_mib"]
+            if profile["engine"] == "vllm" and free < gpu["memory_total_mib"] * usable_share:
+                warn(
+                    f"GPU {gpu['index']} on {host}: {gpu['memory_used_mib']} MiB already in use, {free} MiB free < "
+                    f"gpu_memory_utilization {usable_share} x {gpu['memory_total_mib']} MiB: vLLM refuses to start "
+                    "unless that memory is released"
+                )
+    if not gpus.get("persistence_mode_all"):
+        warn(f"persistence mode is off on some GPU of {host}: gpu_host enables nvidia-persistenced")
+    return result
+
+
+def check_disk(free_bytes: float, path: str, disk_gib: float, *, host: str, name: str) -> str | None:
+    """A refusal message when ``path`` (nearest existing parent of the models dir) has < disk_gib free."""
+    free_gib = free_bytes / GIB
+    if free_gib < disk_gib:
+        return (
+            f"profile {name} needs {disk_gib} GiB free for its weights under {path} on {host}; {free_gib:.1f} GiB free"
+        )
+    return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.repo:
         repo_id, _, root = spec.partition("=")
         commits[repo_id] = hub.add_repo(repo_id, root, refs=("main", *args.ref)).commit
-    info = json.dumps({"endpoint": hub.endpoint, "commits": commits})
+    info = json.dumps({"endpoint": hub.endpoint, "commits": commits, "pid": os.getpid()})
     print(info, flush=True)
     if args.ready_file:
         args.ready_file.write_text(info + "\n")

@@ -1,0 +1,1 @@
+../../../scripts/qwen3_deploy/hf_fetch.py

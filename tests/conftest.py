@@ -1,0 +1,164 @@
+"""Shared pytest fixtures: booted systemd test hosts and an ansible-playbook runner.
+
+Fixtures
+--------
+``testhosts`` (session scope) is a factory::
+
+    def test_x(testhosts, run_playbook):
+        group = testhosts("vllm", 2)                # hosts vllm-1, vllm-2 (booted, SSH answering)
+        group = testhosts("webui", 1, group="llm")  # hosts in inventory group "llm" (default: all.hosts)
+        group.names                                 # ["vllm-1", "vllm-2"]
+        group.inventory                             # Path .testhosts/inventory-vllm.yml (YAML, root over SSH)
+        group.hosts[0].name, .ssh_port, .id
+        group.hosts[0].exec("systemctl", "is-active", "x")   # docker exec -> CompletedProcess (text)
+        group.hosts[0].ssh("systemctl is-active x")           # same over SSH as root
+        group.destroy()                             # optional: give the hosts back early
+
+    Use one prefix per test module (lowercase letters, digits, '-'). Calling the factory again with
+    the same prefix and count returns the same group. Hosts are created by the same code as
+    ``scripts/testhosts create`` and destroyed at the end of the session, unless ``KEEP_TESTHOSTS=1``;
+    without it, leftover hosts with the prefix from an interrupted run are destroyed first so every
+    session starts from a fresh boot (with it, they are reused).
+
+``run_playbook(playbook, inventory, extra_vars=None, args=(), timeout=1800, env=None)`` runs
+``.venv/bin/ansible-playbook -i INVENTORY PLAYBOOK -e '<extra_vars as JSON>' *args`` from the repo root
+(so ``ansible.cfg`` applies, no color) and returns a ``PlaybookResult``:
+
+    result.rc, result.stdout, result.stderr, result.argv
+    result.recap   # {"vllm-1": {"ok": 12, "changed": 3, "unreachable": 0, "failed": 0,
+                   #             "skipped": 4, "rescued": 0, "ignored": 0}, ...}  (the last PLAY RECAP)
+    result.changed("vllm-1"), result.changed()   # changed count on a host / summed over hosts
+    result.failed("vllm-1"),  result.failed()    # failed + unreachable
+
+    e.g. assert result.rc == 0, result.stdout[-3000:]
+         assert result.changed() == 0            # idempotence run
+    Paths may be relative to the repo root. Import it directly with
+    ``from qwen3_deploy.testhosts import run_playbook`` where a fixture does not fit.
+
+Integration tests (marker ``integration``) are skipped with a reason when dockerd is not reachable,
+unless the env var ``CI`` is set: in CI they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from qwen3_deploy import testhosts as th
+
+
+@dataclass
+class BootedHost:
+    """One booted test host."""
+
+    name: str
+    ssh_port: int
+    id: str
+
+    def exec(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """``docker exec NAME argv...`` (text output, not checked)."""
+        return subprocess.run(
+            ["docker", "exec", self.name, *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+
+    def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a shell command as root over SSH with the project key (text output, not checked)."""
+        return subprocess.run(
+            [*th.ssh_argv(self.ssh_port), command], capture_output=True, text=True, check=False, timeout=timeout
+        )
+
+
+@dataclass
+class HostGroup:
+    """Hosts ``PREFIX-1..PREFIX-N`` and their inventory file."""
+
+    prefix: str
+    hosts: list[BootedHost]
+    inventory: Path
+    destroyed: bool = field(default=False)
+
+    @property
+    def names(self) -> list[str]:
+        return [h.name for h in self.hosts]
+
+    def destroy(self) -> None:
+        if self.destroyed:
+            return
+        docker = th.Docker()
+        found, _ = th.select(docker, prefix=self.prefix)
+        th.destroy(docker, found, log=_quiet)
+        self.inventory.unlink(missing_ok=True)
+        self.destroyed = True
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+def _keep() -> bool:
+    return os.environ.get("KEEP_TESTHOSTS") == "1"
+
+
+_DOCKER_STATE: dict[str, bool] = {}
+
+
+def docker_available() -> bool:
+    if "up" not in _DOCKER_STATE:
+        _DOCKER_STATE["up"] = th.Docker().available()
+    return _DOCKER_STATE["up"]
+
+
+def pytest_collection_modifyitems(config, items):
+    integration = [item for item in items if item.get_closest_marker("integration")]
+    if not integration or os.environ.get("CI") or docker_available():
+        return
+    skip = pytest.mark.skip(reason="dockerd is not reachable (`docker info` failed; run scripts/bootstrap); CI unset")
+    for item in integration:
+        item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def testhosts():
+    """Factory ``testhosts(prefix, count=1, group=None, timeout=180) -> HostGroup`` (see module docstring)."""
+    groups: dict[str, HostGroup] = {}
+    docker = th.Docker()
+
+    def factory(prefix: str, count: int = 1, group: str | None = None, timeout: float = 180) -> HostGroup:
+        names = th.prefix_names(prefix, count)
+        known = groups.get(prefix)
+        if known is not None and not known.destroyed:
+            if known.names != names:
+                raise ValueError(f"prefix {prefix!r} is already in use with {len(known.hosts)} host(s)")
+            return known
+        docker.require()  # in CI a missing dockerd fails here, with the reason
+        if not _keep():
+            leftovers, _ = th.select(docker, prefix=prefix)
+            th.destroy(docker, leftovers, log=_quiet)
+        containers = th.create(docker, names, timeout=timeout, log=_quiet)
+        inventory = th.STATE_DIR / f"inventory-{prefix}.yml"
+        inventory.write_text(th.render_inventory(containers, group=group))
+        result = HostGroup(
+            prefix=prefix,
+            hosts=[BootedHost(c.name, c.ssh_port, c.id) for c in containers],
+            inventory=inventory,
+        )
+        groups[prefix] = result
+        return result
+
+    yield factory
+    if not _keep():
+        for group in groups.values():
+            group.destroy()
+
+
+@pytest.fixture(scope="session")
+def run_playbook():
+    """``run_playbook(playbook, inventory, extra_vars=None, args=(), timeout=1800, env=None)`` -> PlaybookResult."""
+    return th.run_playbook

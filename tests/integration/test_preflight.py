@@ -1,0 +1,99 @@
+"""preflight on a booted test host without a GPU (``pf-1``).
+
+* a GPU profile (vllm-fp8) is refused in preflight, naming the host, and a changing play after it
+  (host_base) never runs: recap changed=0 and no file on the host is newer than a marker written before;
+* cpu-demo passes preflight (GPU checks skipped, loudly) and changes nothing;
+* a bad profile override and a bad value for another role's input fail naming the variable.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "pf"
+HOST = f"{PREFIX}-1"
+MARKER = "/root/pf-marker"
+# Written while a playbook runs, whatever the roles do: ansible's own temp dirs, the journal, caches.
+NOISE = (
+    "/proc/",
+    "/sys/",
+    "/run/",
+    "/tmp/",
+    "/dev/",
+    "/root/.ansible/",
+    "/var/log/",
+    "/var/cache/",
+    "/var/lib/systemd/",
+)
+
+PLAYBOOK = """---
+- name: Preflight
+  ansible.builtin.import_playbook: {repo}/playbooks/preflight.yml
+
+- name: A play that changes the host (must never run after a refusal)
+  hosts: all
+  become: true
+  roles:
+    - role: host_base
+"""
+
+
+@pytest.fixture(scope="module")
+def host(testhosts):
+    return testhosts(PREFIX, 1)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from qwen3_deploy.testhosts import REPO_ROOT
+
+    path = tmp_path_factory.mktemp("pf") / "site.yml"
+    path.write_text(PLAYBOOK.format(repo=REPO_ROOT))
+    return path
+
+
+def files_newer_than_marker(node) -> list[str]:
+    proc = node.exec("find", "/", "-xdev", "-newer", MARKER, "-type", "f")
+    return sorted(line for line in proc.stdout.splitlines() if line != MARKER and not line.startswith(NOISE))
+
+
+def test_gpu_profile_is_refused_before_any_change(host, site, run_playbook):
+    node = host.hosts[0]
+    assert node.exec("touch", MARKER).returncode == 0
+    time.sleep(1.1)
+    result = run_playbook(site, host.inventory, {"llm_profile": "vllm-fp8"})
+    assert result.rc != 0, result.stdout[-3000:]
+    assert f"profile vllm-fp8 needs an NVIDIA GPU; nvidia-smi found none on {HOST}" in result.stdout
+    assert "A play that changes the host" not in result.stdout
+    assert result.changed(HOST) == 0
+    assert files_newer_than_marker(node) == []
+
+
+def test_cpu_demo_passes_and_changes_nothing(host, run_playbook):
+    result = run_playbook("playbooks/preflight.yml", host.inventory, {"llm_profile": "cpu-demo"})
+    assert result.rc == 0, result.stdout[-3000:]
+    assert "profile cpu-demo runs on cpu: GPU checks skipped" in result.stdout
+    assert "validated the inventory against the argument specs of" in result.stdout
+    assert result.changed(HOST) == 0
+
+
+def test_bad_profile_override_fails_naming_the_variable(host, run_playbook):
+    result = run_playbook(
+        "playbooks/preflight.yml",
+        host.inventory,
+        {"llm_profile": "cpu-demo", "llm_profile_overrides": {"max_num_seqs": 0}},
+    )
+    assert result.rc != 0
+    assert "llm_profile_overrides.max_num_seqs" in result.stdout
+
+
+def test_bad_input_of_another_role_fails_before_anything_changes(host, site, run_playbook):
+    result = run_playbook(site, host.inventory, {"llm_profile": "cpu-demo", "open_webui_port": "eighty"})
+    assert result.rc != 0
+    assert "preflight refused the inventory: role open_webui: argument 'open_webui_port'" in result.stdout
+    assert "A play that changes the host" not in result.stdout
+    assert result.changed(HOST) == 0
