@@ -409,7 +409,10 @@ def feed_socket_event(acc: Accumulator, t: float, payload: dict) -> bool:
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     if etype == "response:completion":
         dtype = str(data.get("type") or "")
-        if dtype == "response.output_text.delta":
+        if data.get("choices") and not dtype:
+            # The engine's raw first chunk (role), passed through before the deltas: a chunk, no text.
+            acc.chunk(t, "", "")
+        elif dtype == "response.output_text.delta":
             acc.chunk(t, data.get("delta") or "")
         elif dtype.startswith("response.reasoning") and dtype.endswith(".delta"):
             acc.chunk(t, "", data.get("delta") or "", "response.reasoning_text.delta")
@@ -488,6 +491,7 @@ class Target:
     base_url: str
     model: str
     token: str | None = None  # Bearer (vLLM API key, Open WebUI API key or JWT)
+    params: dict | None = None  # Open WebUI chat params sent with each request (e.g. function_calling)
     name: str = ""
     problem: str | None = None  # set when the target cannot be measured at all (e.g. sign-in failed)
 
@@ -531,6 +535,8 @@ def request_body(target: Target, prompt: str, max_tokens: int) -> tuple[str, dic
         "max_tokens": max_tokens, "temperature": 0,
         "stream_options": {"include_usage": True},
     }
+    if target.kind in WEBUI_KINDS and target.params:
+        body["params"] = dict(target.params)
     return "/v1/chat/completions" if target.kind == "vllm" else "/api/chat/completions", body
 
 
@@ -594,13 +600,17 @@ class SocketPath:
     """Open WebUI's browser path: POST with chat_id/session_id/id, text over Socket.IO."""
 
     def __init__(self, target: Target, session: Any, timeout_s: float,
-                 clock: Callable[[], float] = time.perf_counter):
-        import socketio  # noqa: PLC0415 - python-socketio[client]; only this path needs it
+                 clock: Callable[[], float] = time.perf_counter, params: dict | None = None):
+        try:
+            import socketio  # noqa: PLC0415 - python-socketio[client]; only this path needs it
+        except ImportError as exc:
+            raise RuntimeError(f"python-socketio[client] is not installed for {sys.executable}") from exc
 
         self.target = target
         self.session = session
         self.timeout_s = timeout_s
         self.clock = clock
+        self.params = params or {}
         self.events: queue.Queue = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("events", self._on_event)
@@ -630,7 +640,7 @@ class SocketPath:
         body = {
             "model": self.target.model, "stream": True,
             "messages": [{"role": "user", "content": prompt}],
-            "params": {"max_tokens": max_tokens, "temperature": 0},
+            "params": {"max_tokens": max_tokens, "temperature": 0, **self.params},
             "chat_id": self.chat_id, "id": message_id, "session_id": self.sio.get_sid(),
             "background_tasks": {}, "features": {},
         }
@@ -706,7 +716,7 @@ def run_target(target: Target, *, n: int, warmup: int, prompt: str, max_tokens: 
     try:
         if target.kind == "webui-socket":
             try:
-                sock = SocketPath(target, session, timeout_s, clock)
+                sock = SocketPath(target, session, timeout_s, clock, target.params)
             except Exception as exc:
                 out["unreachable"] = f"Socket.IO connect to {target.base_url}/ws/socket.io failed: {exc}"
                 out["skipped"] = n
@@ -994,7 +1004,7 @@ def _targets_from_args(args: argparse.Namespace) -> list[Target]:
         for kind in args.webui_paths.split(","):
             if kind.strip():
                 out.append(Target(kind.strip(), args.webui_url, args.webui_model or args.model, token,
-                                  problem=problem))
+                                  problem=problem, params=json.loads(args.webui_params)))
     return out
 
 
@@ -1009,6 +1019,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="comma list of webui, webui-socket (default both)")
     m.add_argument("--model", required=True, help="model name as the engine serves it")
     m.add_argument("--webui-model", help="model id in Open WebUI (default: --model)")
+    m.add_argument("--webui-params", default="{}",
+                   help='JSON chat params for Open WebUI requests, e.g. \'{"function_calling": "legacy"}\'')
     m.add_argument("-n", "--requests", type=int, default=20, help="measured requests per target")
     m.add_argument("-w", "--warmup", type=int, default=2, help="warm-up requests per target (excluded)")
     m.add_argument("--max-tokens", type=int, default=64)

