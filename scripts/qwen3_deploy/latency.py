@@ -1,7 +1,7 @@
 """Streaming latency probe for the deployed endpoints (vLLM, Ollama, Open WebUI).
 
 Runs on the served host itself (services bind 127.0.0.1), so it needs only the standard
-library and ``requests``; the Open WebUI browser path (Socket.IO) also needs
+library (Python >= 3.9) and ``requests``; the Open WebUI browser path (Socket.IO) also needs
 ``python-socketio[client]``, imported only when that path is measured.
 
 Definitions used in every report (say which one you quote):
@@ -26,7 +26,6 @@ The parsers take ``(timestamp, line)`` pairs, so recorded streams replay without
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import os
@@ -195,7 +194,8 @@ class Accumulator:
         if self._first_visible is not None:
             r.ttft_ms = self.ms(self._first_visible)
         if times:
-            r.itl_ms = [round((b - a) * 1000.0, 3) for a, b in itertools.pairwise(times)]
+            # index loop, not itertools.pairwise: the host may run Python 3.9 (EL9)
+            r.itl_ms = [round((times[i] - times[i - 1]) * 1000.0, 3) for i in range(1, len(times))]
         r.text = "".join(self._text)
         self._check_think_tags(r)
         if self._usage_tokens is not None:

@@ -14,7 +14,8 @@ Proved here (one host, `ol-1`, runs in order):
 - a PARAMETER change re-creates the model, no restart; an env change restarts, no pull/create;
 - a pull that breaks off mid-stream is retried until `success`;
 - retire: stopped + disabled, models stay; twice: changed 0; apply again: back up without a pull;
-- a new pinned version reinstalls (marker), the running server reports it.
+- a new pinned version reinstalls (marker), the running server reports it;
+- the release-mirror path: archive + the release's sha256sum.txt; a wrong sum fails before the install is touched.
 What the stand-in cannot prove (real Ollama on a GPU server only): the real archive URL/checksum, GPU
 offload, that Ollama's Go template engine renders our TEMPLATE as intended, and real TTFT/decode speed.
 """
@@ -291,3 +292,38 @@ def test_new_version_reinstalls_and_comes_back_without_pull(env, run_playbook):
     assert "version=0.34.5" in sh(host, "cat /usr/local/lib/ollama/.qwen3-deploy-install")
     again = run(env, run_playbook, extra=extra)
     assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
+
+
+def test_release_mirror_is_checked_against_its_sha256sum_txt(env, run_playbook):
+    """The official-URL path (no ollama_service_archive_sha256): archive and the release's sha256sum.txt from a
+    mirror of the releases tree, served on the test host's own 127.0.0.1; a wrong sum fails before the
+    installed Ollama is touched."""
+    host = env["host"]
+    archive, sha = build_archive(env["tmp"] / "v3", "0.34.6")
+    release = "/srv/ol-mirror/v0.34.6"
+    sh(host, f"mkdir -p {release}")
+    subprocess.run(["docker", "cp", str(archive), f"{host.name}:{release}/{archive.name}"], check=True)
+    sums = f"{release}/sha256sum.txt"
+    sh(host, f"printf '%s  ./ollama-linux-arm64.tar.zst\\n%s  ./{archive.name}\\n' {'0' * 64} {'f' * 64} > {sums}")
+    sh(host, "systemd-run --unit=ol-mirror python3 -m http.server 18080 --bind 127.0.0.1 --directory /srv/ol-mirror")
+    extra = {
+        "ollama_service_version": "0.34.6",
+        "ollama_service_archive_src": "",
+        "ollama_service_archive_sha256": "",
+        "ollama_service_release_base_url": "http://127.0.0.1:18080/",
+    }
+    try:
+        bad = run(env, run_playbook, extra=extra)
+        assert bad.rc != 0
+        assert task_status(bad.stdout, "Download http://127.0.0.1:18080/v0.34.6/ollama-linux-amd64.tar.zst") == "fatal"
+        assert "checksum" in bad.stdout.lower()
+        assert api(host, "GET", "/api/version")[0]["version"] == "0.34.5"  # still the old install
+        sh(host, f"printf '%s  ./ollama-linux-arm64.tar.zst\\n%s  ./{archive.name}\\n' {'0' * 64} {sha} > {sums}")
+        good = run(env, run_playbook, extra=extra)
+        assert good.rc == 0, good.stdout[-3000:]
+        assert task_status(good.stdout, "Unpack the archive") == "changed"
+        assert api(host, "GET", "/api/version")[0]["version"] == "0.34.6"
+        again = run(env, run_playbook, extra=extra)
+        assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
+    finally:
+        sh(host, "systemctl stop ol-mirror.service")

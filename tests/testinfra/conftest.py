@@ -1,6 +1,9 @@
 """Host-state suite (pytest-testinfra). Runs only when pointed at hosts, e.g.::
 
-    .venv/bin/pytest tests/testinfra --hosts=ansible://llm_servers --ansible-inventory=inventories/demo/hosts.yml
+    PATH=$PWD/.venv/bin:$PATH .venv/bin/pytest tests/testinfra \
+        --hosts=ansible://llm_servers --ansible-inventory=inventories/demo/hosts.yml
+
+(testinfra's ansible backend calls ``ansible-inventory`` from PATH, hence the venv on PATH.)
 
 Without ``--hosts`` every test here is skipped (testinfra would otherwise inspect this machine).
 """

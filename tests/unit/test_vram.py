@@ -156,15 +156,22 @@ def test_check_host_accepts_vllm_fp8_on_h200(catalog):
     assert result["estimate"]["fits"] is True
 
 
+@pytest.mark.parametrize("name", ["vllm-fp8", "vllm-awq", "vllm-1.7b-fp8", "ollama-q8_0", "ollama-q4"])
+def test_catalog_gpu_profiles_fit_one_h100_as_shipped(catalog, name):
+    result = vram.check_host(profiles.resolve(catalog, name), gpus("h100"), host="gpu1")
+    assert result["refusals"] == []
+
+
 def test_check_host_refuses_vllm_fp8_on_h100_with_numbers(catalog):
-    result = vram.check_host(profiles.resolve(catalog, "vllm-fp8"), gpus("h100"), host="gpu1")
+    too_many = profiles.resolve(catalog, "vllm-fp8", {"max_num_seqs": 16})
+    result = vram.check_host(too_many, gpus("h100"), host="gpu1")
     (refusal,) = result["refusals"]
     assert "98.83 GiB vs usable 71.68 GiB" in refusal
     assert "llm_profile_overrides.max_model_len" in refusal
 
 
 def test_one_sequence_policy_accepts_with_a_warning_for_vllm_only(catalog):
-    profile = profiles.resolve(catalog, "vllm-fp8")
+    profile = profiles.resolve(catalog, "vllm-fp8", {"max_num_seqs": 16})
     result = vram.check_host(profile, gpus("h100"), host="gpu1", kv_policy="one_sequence")
     assert result["refusals"] == []
     assert any("10 of max_num_seqs 16" in w for w in result["warnings"])
