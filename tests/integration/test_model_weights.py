@@ -2,7 +2,8 @@
 
 * prestaged directory from the controller (the cpu-demo profile): check mode changes nothing, apply
   copies the tiny model byte for byte, rerun changed=0;
-* prestaged .tar.gz with a top-level directory (strip 1): same rhythm;
+* prestaged .tar.gz with a top-level directory (strip 1): same rhythm; the same archive already on
+  the host (model_weights_prestaged_remote_src): apply, then unchanged;
 * hf: FakeHub (tests/support/fake_hub.py, a test double of the Hugging Face Hub) runs inside the
   test host on its own 127.0.0.1 with a required token; the role installs huggingface_hub in a venv
   (PyPI through host_base's pip config), downloads the pinned commit, writes the marker; rerun
@@ -129,6 +130,32 @@ def test_prestaged_archive_with_top_dir(host, run_playbook, playbook, tiny, tmp_
     four_step(run_playbook, playbook, host, extra, dest)
     want = sha256_local(tiny)
     assert sha256_remote(host.hosts[0], dest, want) == want
+
+
+def test_prestaged_archive_on_the_host(host, run_playbook, playbook, tiny):
+    """model_weights_prestaged_remote_src: an archive already on the target (apply, then unchanged)."""
+    h = host.hosts[0]
+    assert h.exec("mkdir", "-p", "/srv/prestaged/tiny-qwen3").returncode == 0
+    for p in tiny.iterdir():
+        cp = subprocess.run(
+            ["docker", "cp", str(p), f"{h.name}:/srv/prestaged/tiny-qwen3/{p.name}"], capture_output=True, check=False
+        )
+        assert cp.returncode == 0, cp.stderr
+    assert h.exec("tar", "-C", "/srv/prestaged", "-czf", "/srv/prestaged/tiny.tgz", "tiny-qwen3").returncode == 0
+    dest = f"{MODELS}/tiny-remote"
+    h.exec("rm", "-rf", dest)
+    extra = {
+        "llm_profile": "cpu-demo",
+        "llm_profile_overrides": {"model": {"name": "tiny-remote"}},
+        "model_weights_prestaged_remote_src": "/srv/prestaged/tiny.tgz",
+        "model_weights_prestaged_strip_components": 1,
+    }
+    first = run_playbook(playbook, host.inventory, extra)
+    assert first.rc == 0 and first.changed(HOST) > 0, first.stdout[-3000:]
+    again = run_playbook(playbook, host.inventory, extra)
+    assert again.rc == 0 and again.changed(HOST) == 0, again.stdout[-3000:]
+    want = sha256_local(tiny)
+    assert sha256_remote(h, dest, want) == want
 
 
 @pytest.fixture(scope="module")

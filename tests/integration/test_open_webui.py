@@ -267,14 +267,25 @@ class WebUI:
         return resp.json()["chat"]["title"]
 
 
-def expect_events(results: list[latency.RequestResult], engine_chunks: int, chunk: int) -> None:
-    """Every request streamed its whole answer, in ceil(engine_chunks / chunk) content events."""
+def expect_events(results: list[latency.RequestResult], engine_chunks: int, chunk: int, exact: bool = True) -> None:
+    """Every request streamed its answer in ceil(engine_chunks / chunk) Socket.IO content events.
+
+    exact=False (a real vLLM on a loaded machine): vLLM itself merges deltas when its output loop falls behind,
+    so a request may see a few engine chunks fewer than the reference request; allow 10 % fewer chunks.
+    """
+    want = math.ceil(engine_chunks / chunk)
     for res in results:
         assert res.ok and res.done, res.error
         assert res.text, "empty answer"
-        assert res.content_events == math.ceil(engine_chunks / chunk), (
-            f"chunk size {chunk}: {res.content_events} Socket.IO content events for {engine_chunks} engine chunks"
-        )
+        got = res.content_events
+        if exact:
+            assert got == want, f"chunk size {chunk}: {got} Socket.IO content events for {engine_chunks} engine chunks"
+        else:
+            low = math.ceil(math.floor(engine_chunks * 0.9) / chunk)
+            assert low <= got <= want, (
+                f"chunk size {chunk}: {got} Socket.IO content events for ~{engine_chunks} engine chunks "
+                f"(want {low}..{want})"
+            )
 
 
 def bad_value_fails(dep: Deployment, variable: str, value, state_probe) -> None:
@@ -503,17 +514,17 @@ def test_container_mode_in_front_of_vllm(container_deployment):
     chat_id = webui.new_chat("kept across reruns")
     direct = engine_content_chunks(vllm_url, key, model)
     assert direct >= 8, f"engine streamed only {direct} content chunks"
-    expect_events(webui.socket_chat(model), direct, 1)
+    expect_events(webui.socket_chat(model), direct, 1, exact=False)
     api = webui.api_chat(model)
-    assert api.ok and api.content_events == direct, (api.error, api.content_events, direct)
+    assert api.ok and api.content_events >= 0.9 * direct, (api.error, api.content_events, direct)
 
     assert ok(dep.play(open_webui_stream_chunk_size=8))["changed"] >= 1
     webui = WebUI(url)
-    expect_events(webui.socket_chat(model), direct, 8)
+    expect_events(webui.socket_chat(model), direct, 8, exact=False)
 
     assert ok(dep.play(open_webui_stream_chunk_size=1))["changed"] >= 1
     webui = WebUI(url)
-    expect_events(webui.socket_chat(model), direct, 1)
+    expect_events(webui.socket_chat(model), direct, 1, exact=False)
 
     assert ok(dep.play())["changed"] == 0
     assert keyfile.read_text() == key_before

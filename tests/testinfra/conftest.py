@@ -46,12 +46,14 @@ def llm(hostvars):
 def expect(hostvars, llm):
     """Expected host state from the inventory (defaults from docs/ARCHITECTURE.md)."""
     v = hostvars
+    ollama_bind = str(_plain(v.get("ollama_service_host"), "127.0.0.1:11434"))  # OLLAMA_HOST form, host:port
+    ollama_host, _, ollama_port = ollama_bind.rpartition(":")
     return {
         "engine": llm["engine"],
         "vllm_host": _plain(v.get("vllm_service_host"), "127.0.0.1"),
         "vllm_port": int(_plain(v.get("vllm_service_port"), 8000)),
-        "ollama_host": _plain(v.get("ollama_service_host"), "127.0.0.1"),
-        "ollama_port": int(_plain(v.get("ollama_service_port"), 11434)),
+        "ollama_host": ollama_host.strip("[]") or "127.0.0.1",
+        "ollama_port": int(ollama_port or 11434),
         "webui_enabled": bool(_plain(v.get("open_webui_enabled"), True)),
         "webui_mode": _plain(v.get("open_webui_install_mode"), "venv"),
         "webui_host": _plain(v.get("open_webui_host"), "127.0.0.1"),

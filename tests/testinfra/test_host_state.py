@@ -34,10 +34,11 @@ def _listeners(host, port):
 def _exec_start_argv(host, unit):
     """argv of the unit's ExecStart, from systemctl show (what systemd really runs)."""
     out = host.check_output(f"systemctl show -p ExecStart --value {unit}")
-    # format: { path=/x ; argv[]=/x --a b ; ignore_errors=no ; ... }
+    # format: { path=/x ; argv[]=/x --a b ; ignore_errors=no ; ... }; systemd prints argv unquoted, so a
+    # value with spaces (JSON) spans several words: such values are checked as substrings below.
     start = out.find("argv[]=")
     end = out.find(" ;", start)
-    return shlex.split(out[start + len("argv[]="):end])
+    return out[start + len("argv[]="):end].split()
 
 
 def _environment(host, unit):
@@ -99,8 +100,10 @@ def test_vllm_unit_flags_as_rendered(host, expect, llm):
             assert flag in argv, f"{flag} missing: {joined}"
         elif val is False or val is None:
             continue
+        elif " " in str(val):
+            assert f"{flag} {val}" in joined, f"{flag}: {joined}"
         else:
-            assert value(flag) == (val if isinstance(val, str) else str(val)), f"{flag}: {joined}"
+            assert value(flag) == str(val), f"{flag}: {joined}"
     if expect["vllm_api_key"]:
         assert expect["vllm_api_key"] not in joined, "the API key is on the command line (visible in ps)"
 
@@ -117,7 +120,8 @@ def test_ollama_dropin_environment_as_rendered(host, expect, llm):
     dropins = host.check_output("ls /etc/systemd/system/ollama.service.d/ 2>/dev/null || true").split()
     assert any(name.endswith(".conf") for name in dropins), "no drop-in under ollama.service.d"
     env = _environment(host, UNITS["ollama"])
-    assert env.get("OLLAMA_HOST") == f"{expect['ollama_host']}:{expect['ollama_port']}", env
+    host_port = f"{expect['ollama_host']}:{expect['ollama_port']}"
+    assert env.get("OLLAMA_HOST") in (host_port, f"http://{host_port}"), env
     for key, val in llm["ollama"]["env"].items():
         assert env.get(key) == str(val), f"{key}={env.get(key)!r}, profile says {val!r}"
 

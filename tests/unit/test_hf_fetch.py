@@ -2,14 +2,16 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ -> `support`
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/ -> `support` (FakeHub)
 
 from qwen3_deploy import hf_fetch
 from support.fake_hub import FakeHub
@@ -258,3 +260,21 @@ def test_new_revision_replaces_files_and_drops_stale_shards(hub, tmp_path, capsy
     assert left == sorted([hf_fetch.MARKER, "config.json", "model.safetensors", "tokenizer.json"])
     assert json.loads((dest / "config.json").read_text())["v"] == 2
     assert json.loads((dest / hf_fetch.MARKER).read_text())["commit"] == second
+
+
+def test_progress_lines_while_a_file_is_slow(tmp_path, capsys):
+    with FakeHub() as hub:
+        hub.add_repo("Qwen/Tiny-Test", make_repo(tmp_path / "repo"))
+        hub.stall("model-00001-of-00002.safetensors", after_bytes=1000)
+        timer = threading.Timer(0.6, hub.release)
+        timer.start()
+        try:
+            assert run(hub, tmp_path / "d", "--progress-interval", "0.1", "--max-workers", "1") == 0
+        finally:
+            timer.cancel()
+            hub.release()
+    lines = [line for line in capsys.readouterr().out.splitlines() if " progress " in line]
+    assert len(lines) >= 2, lines
+    shape = re.compile(r"progress [0-9.]+ (B|KiB) / 105.0 KiB \([0-9.]+%\), [0-9.]+ (B|KiB|MiB)/s$")
+    assert all(shape.search(line) for line in lines), lines
+    assert "(100.0%)" not in lines[0]  # printed while the stalled file was still on its way

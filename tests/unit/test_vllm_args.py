@@ -56,18 +56,28 @@ def as_pairs(argv):
 THINKING_OFF = ("--default-chat-template-kwargs", '{"enable_thinking": false}')
 
 
-def gpu_expected(served, max_num_seqs=16):
+def expected_pairs(llm):
+    """The flags every profile gets, with the values of its catalog entry (the catalog is the lead's data)."""
     return [
-        ("--served-model-name", served),
+        ("--served-model-name", llm["served_model_name"]),
         ("--host", "127.0.0.1"),
         ("--port", "8000"),
-        ("--max-model-len", "32768"),
-        ("--max-num-seqs", str(max_num_seqs)),
-        ("--tensor-parallel-size", "1"),
-        ("--gpu-memory-utilization", "0.9"),
+        ("--max-model-len", str(llm["max_model_len"])),
+        ("--max-num-seqs", str(llm["max_num_seqs"])),
+        ("--tensor-parallel-size", str(llm["tensor_parallel_size"])),
+        ("--gpu-memory-utilization", str(llm["gpu_memory_utilization"])),
         ("--reasoning-parser", "qwen3"),
         THINKING_OFF,
     ]
+
+
+def gpu_expected(name, overrides=None):
+    llm = resolved(name, overrides)
+    assert llm["accelerator"] == "nvidia"
+    assert llm["vllm"]["package"] == "vllm"
+    assert llm["vllm"]["version"] == "0.32.0", "GPU profiles pin the version whose --help is saved"
+    extra = vllm_args.args_to_argv(llm["vllm"]["args"], "llm.vllm.args")
+    return expected_pairs(llm) + as_pairs(["", "", "", *extra])
 
 
 def test_help_fixture_is_the_pinned_version():
@@ -79,40 +89,31 @@ def test_help_fixture_is_the_pinned_version():
 def test_vllm_fp8_command_line():
     argv = render("vllm-fp8")
     assert argv[:3] == [f"{VENV}/bin/vllm", "serve", f"{MODELS}/Qwen3-14B-FP8"]
-    assert as_pairs(argv) == gpu_expected("qwen3-14b")
+    assert as_pairs(argv) == gpu_expected("vllm-fp8")
+    assert dict(as_pairs(argv))["--served-model-name"] == "qwen3-14b"
     assert "--quantization" not in argv  # fp8 comes from the checkpoint's quantization_config
 
 
 def test_vllm_awq_command_line():
     argv = render("vllm-awq")
     assert argv[2] == f"{MODELS}/Qwen3-14B-AWQ"
-    assert as_pairs(argv) == gpu_expected("qwen3-14b")
+    assert as_pairs(argv) == gpu_expected("vllm-awq")
     assert "--quantization" not in argv
 
 
 def test_vllm_gptq_int4_command_line():
     argv = render("vllm-gptq-int4", GPTQ_REVISION)
     assert argv[2] == f"{MODELS}/Qwen3-14B-GPTQ-Int4"
-    assert as_pairs(argv) == gpu_expected("qwen3-14b")
+    assert as_pairs(argv) == gpu_expected("vllm-gptq-int4", GPTQ_REVISION)
     assert "--quantization" not in argv
 
 
 def test_cpu_demo_command_line():
     argv = render("cpu-demo")
     assert argv[:3] == [f"{VENV}/bin/vllm", "serve", f"{MODELS}/tiny-qwen3"]
-    assert as_pairs(argv) == [
-        ("--served-model-name", "qwen3-demo"),
-        ("--host", "127.0.0.1"),
-        ("--port", "8000"),
-        ("--max-model-len", "2048"),
-        ("--max-num-seqs", "4"),
-        ("--tensor-parallel-size", "1"),
-        ("--gpu-memory-utilization", "0.9"),
-        ("--reasoning-parser", "qwen3"),
-        THINKING_OFF,
-        ("--dtype", "bfloat16"),
-        ("--enforce-eager", None),
-    ]
+    llm = resolved("cpu-demo")
+    assert (llm["served_model_name"], llm["tensor_parallel_size"]) == ("qwen3-demo", 1)
+    assert as_pairs(argv) == [*expected_pairs(llm), ("--dtype", "bfloat16"), ("--enforce-eager", None)]
     assert build_env(resolved("cpu-demo")) == {"VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
@@ -252,3 +253,47 @@ def test_systemd_quote_escapes_specifiers_and_variables():
     with pytest.raises(VllmArgsError):
         systemd_quote("a\nb")
     assert vllm_args.systemd_environment({"B": "x y", "A": "1"}) == ["A=1", '"B=x y"']
+
+
+def render_unit_template(unit):
+    """Render templates/systemd_unit.j2 the way Ansible's template module does (trim_blocks), with a
+    stand-in for Ansible's `comment` filter."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).resolve().parents[2] / "templates")),
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["comment"] = lambda text: f"#\n# {text}\n#"
+    return env.get_template("systemd_unit.j2").render(
+        systemd_unit=unit, ansible_managed="Ansible managed", role_name="vllm_service"
+    )
+
+
+def test_systemd_unit_template_renders_any_unit_from_a_dict():
+    argv = render("cpu-demo")
+    text = render_unit_template(
+        {
+            "Unit": {"Description": "x", "After": ["a.target", "b.target"], "Skip": None},
+            "Service": {
+                "ExecStart": systemd_exec(argv),
+                "Environment": vllm_args.systemd_environment({"A": "1", "B": "x y"}),
+                "NoNewPrivileges": True,
+                "PrivateDevices": False,
+                "RestartSec": 5,
+            },
+            "Install": {"WantedBy": ["multi-user.target"]},
+        }
+    )
+    lines = text.splitlines()
+    assert lines[:4] == ["#", "# Ansible managed", "#", "# role: vllm_service"]
+    sections = [line for line in lines if line.startswith("[")]
+    assert sections == ["[Unit]", "[Service]", "[Install]"]
+    assert "After=a.target" in lines and "After=b.target" in lines
+    assert not any(line.startswith("Skip=") for line in lines)
+    assert 'Environment="B=x y"' in lines and "Environment=A=1" in lines
+    assert "NoNewPrivileges=yes" in lines and "PrivateDevices=no" in lines and "RestartSec=5" in lines
+    exec_line = next(line for line in lines if line.startswith("ExecStart="))
+    assert systemd_split(exec_line.removeprefix("ExecStart=")) == argv
