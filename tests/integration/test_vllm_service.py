@@ -194,8 +194,20 @@ def test_unit_passes_systemd_analyze_verify(deployment):
     assert result.returncode == 0, result.stdout + result.stderr
     assert UNIT not in result.stderr, result.stderr  # no warnings about our unit
     text = sh(host, f"cat {UNIT_PATH}").stdout
-    assert "Ansible managed" in text.splitlines()[0]
+    assert "# Ansible managed" in text.splitlines()[:3]
     assert "# role: vllm_service" in text
+
+
+def test_a_unit_systemd_rejects_is_not_written(deployment, run_playbook):
+    """The template task validates with `systemd-analyze verify` before the file lands."""
+    host = deployment["host"]
+    before = sh(host, f"sha256sum {UNIT_PATH}").stdout
+    bad = {**deployment["extra_vars"], "vllm_service_unit_overrides": {"ExecStartPre": "not/an/absolute/path"}}
+    result = run_playbook(deployment["playbook"], deployment["group"].inventory, extra_vars=bad, timeout=1200)
+    assert result.rc != 0
+    assert "Neither a valid executable name nor an absolute path" in result.stdout, result.stdout[-3000:]
+    assert sh(host, f"sha256sum {UNIT_PATH}").stdout == before
+    assert sh(host, f"systemctl is-active {UNIT}").stdout.strip() == "active"
 
 
 def test_exec_start_reaches_vllm_word_for_word(deployment):

@@ -131,6 +131,7 @@ def test_bad_chunk_sizes_fail_naming_the_variable(tmp_path, chunk):
         ("open_webui_port", "http"),
         ("open_webui_enable_signup", "maybe"),
         ("open_webui_admin_password", ""),
+        ("open_webui_secret_key", "x" * 44),
     ],
 )
 def test_bad_values_fail_naming_the_variable(tmp_path, variable, value):
