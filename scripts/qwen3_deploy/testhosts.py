@@ -131,6 +131,9 @@ SYSTEMD_RUN_FLAGS = (
     "/run",
     "--tmpfs",
     "/run/lock",
+    # A real server's /dev/shm is half its RAM; docker's 64 MiB default is too small for vLLM's engine (160 MiB).
+    "--shm-size",
+    "1g",
 )
 
 

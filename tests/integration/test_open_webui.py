@@ -411,19 +411,30 @@ def test_venv_mode_streams_token_by_token(venv_host):
     webui = WebUI(url)
     expect_events(webui.socket_chat(MODEL), MAX_TOKENS, 8)
 
-    # 5. a per-model param larger than wanted is removed by the role
-    resp = webui.session.post(
-        url + "/api/v1/models/create",
-        headers=webui.headers,
-        timeout=30,
-        json={"id": MODEL, "base_model_id": None, "name": MODEL, "meta": {}, "params": {"stream_delta_chunk_size": 16}},
-    )
+    # 5. a per-model param larger than wanted is removed by the role (create, or update on a kept host)
+    model_record = {
+        "id": MODEL,
+        "base_model_id": None,
+        "name": MODEL,
+        "meta": {},
+        "params": {"stream_delta_chunk_size": 16},
+    }
+    resp = webui.session.post(url + "/api/v1/models/create", headers=webui.headers, timeout=30, json=model_record)
+    if resp.status_code != 200:
+        resp = webui.session.post(
+            url + "/api/v1/models/model/update", headers=webui.headers, timeout=30, json=model_record
+        )
     assert resp.status_code == 200, resp.text
+    all_models = webui.session.get(url + "/api/v1/models/all", headers=webui.headers, timeout=30).json()
+    assert [m["params"].get("stream_delta_chunk_size") for m in all_models if m["id"] == MODEL] == [16]
 
     # 6. back to 1: token by token again, and the per-model 16 is gone
     assert ok(dep.play(open_webui_stream_chunk_size=1))["changed"] >= 1
     webui = WebUI(url)
     expect_events(webui.socket_chat(MODEL), MAX_TOKENS, 1)
+
+    all_models = webui.session.get(url + "/api/v1/models/all", headers=webui.headers, timeout=30).json()
+    assert [m["params"].get("stream_delta_chunk_size") for m in all_models if m["id"] == MODEL] == [None]
 
     # 7. rerun: changed=0 (also in check mode), same key, admin and chats still there
     assert ok(dep.play())["changed"] == 0

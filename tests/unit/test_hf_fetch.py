@@ -10,9 +10,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # tests/ -> `support` (FakeHub)
-
 from qwen3_deploy import hf_fetch
 from support.fake_hub import FakeHub
 
