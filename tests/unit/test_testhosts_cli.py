@@ -228,7 +228,7 @@ def test_run_flags_are_the_verified_ones():
     assert "--privileged" not in flags
     assert flags == (
         "--cap-add SYS_ADMIN --security-opt seccomp=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw "
-        "--tmpfs /run --tmpfs /run/lock"
+        "--tmpfs /run --tmpfs /run/lock --shm-size 1g"
     )
 
 
