@@ -123,6 +123,11 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
         raise ProfileError(f"{at('model.name')}: {p['model']['name']!r} must be a plain directory/model name")
     if not SERVED_NAME.fullmatch(str(p["served_model_name"])):
         raise ProfileError(f"{at('served_model_name')}: {p['served_model_name']!r} is not a valid model name")
+    if source == "ollama" and str(p["served_model_name"]).split(":")[0] != p["model"]["name"]:
+        raise ProfileError(
+            f"{at('served_model_name')}: Ollama serves the created model as {p['model']['name']}:<tag>; "
+            f"got {p['served_model_name']!r}"
+        )
     if not isinstance(p["force_quantization"], bool):
         raise ProfileError(f"{at('force_quantization')}: must be true or false")
 

@@ -81,6 +81,7 @@ def test_numeric_strings_from_extra_vars_are_accepted():
         ("vllm-fp8", {"force_quantization": "yes"}, "llm_profile_overrides.force_quantization: must be true or false"),
         ("vllm-fp8", {"served_model_name": "a b"}, "llm_profile_overrides.served_model_name"),
         ("vllm-fp8", ["max_model_len"], "llm_profile_overrides: must be a mapping"),
+        ("ollama-q4", {"served_model_name": "qwen3:14b"}, "llm_profile_overrides.served_model_name: Ollama serves"),
     ],
 )
 def test_bad_input_names_the_variable(name, overrides, message):
