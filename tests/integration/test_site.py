@@ -111,6 +111,32 @@ def test_check_mode_reports_without_changing(site, run_playbook):
     assert before == after
 
 
+def latest_results() -> dict:
+    newest = sorted((REPO / "reports").glob(f"2*/{HOST}/results.json"))[-1]
+    return json.loads(newest.read_text())
+
+
+def tokens_per_event(results: dict, target: str) -> float:
+    return results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"]
+
+
+def test_chunk_size_reaches_the_browser_and_comes_back(site, run_playbook):
+    """Inventory 8 -> the browser path (Socket.IO) gets 8 tokens an event; back to 1 -> 1 (real vLLM behind)."""
+    _, inventory = site
+    eight = run_playbook("playbooks/webui.yml", inventory, extra_vars={"open_webui_stream_chunk_size": 8})
+    assert eight.rc == 0, eight.stdout[-5000:]
+    measured = run_playbook("playbooks/verify.yml", inventory, extra_vars={"verify_fail_on_threshold": False})
+    assert measured.rc == 0, measured.stdout[-5000:]
+    results = latest_results()
+    assert tokens_per_event(results, "webui-socket") == 8, results["summary"]["targets"]["webui-socket"]["stats"]
+    # Open WebUI batches only the browser path; its API passes chunks through (FACTS 6).
+    assert tokens_per_event(results, "webui") == 1
+
+    one = run_playbook("site.yml", inventory)  # inventory value 1 again; verification must pass
+    assert one.rc == 0, one.stdout[-5000:]
+    assert tokens_per_event(latest_results(), "webui-socket") == 1
+
+
 def signin_works(group) -> bool:
     """The demo admin can still sign in to Open WebUI on the host (its data survived)."""
     payload = json.dumps({"email": "admin@example.com", "password": "demo-admin-password-not-secret"})
