@@ -30,6 +30,13 @@ NOISE = (
     "/var/lib/systemd/",
 )
 
+# The vault variables the roles' own checks require (test values, not secrets).
+SECRETS = {
+    "vllm_service_api_key": "test-only-vllm-key-not-secret",
+    "open_webui_admin_email": "admin@example.invalid",
+    "open_webui_admin_password": "test-only-password-not-secret",
+}
+
 PLAYBOOK = """---
 - name: Preflight
   ansible.builtin.import_playbook: {repo}/playbooks/preflight.yml
@@ -66,7 +73,7 @@ def test_gpu_profile_is_refused_before_any_change(host, site, run_playbook):
     node = host.hosts[0]
     assert node.exec("touch", MARKER).returncode == 0
     time.sleep(1.1)
-    result = run_playbook(site, host.inventory, {"llm_profile": "vllm-fp8"})
+    result = run_playbook(site, host.inventory, {"llm_profile": "vllm-fp8", **SECRETS})
     assert result.rc != 0, result.stdout[-3000:]
     assert f"profile vllm-fp8 needs an NVIDIA GPU; nvidia-smi found none on {HOST}" in result.stdout
     assert "A play that changes the host" not in result.stdout
@@ -74,8 +81,15 @@ def test_gpu_profile_is_refused_before_any_change(host, site, run_playbook):
     assert files_newer_than_marker(node) == []
 
 
+def test_missing_vault_secret_fails_in_preflight(host, run_playbook):
+    without_key = {name: value for name, value in SECRETS.items() if name != "vllm_service_api_key"}
+    result = run_playbook("playbooks/preflight.yml", host.inventory, {"llm_profile": "cpu-demo", **without_key})
+    assert result.rc != 0
+    assert "vllm_service_api_key is empty" in result.stdout
+
+
 def test_cpu_demo_passes_and_changes_nothing(host, run_playbook):
-    result = run_playbook("playbooks/preflight.yml", host.inventory, {"llm_profile": "cpu-demo"})
+    result = run_playbook("playbooks/preflight.yml", host.inventory, {"llm_profile": "cpu-demo", **SECRETS})
     assert result.rc == 0, result.stdout[-3000:]
     assert "profile cpu-demo runs on cpu: GPU checks skipped" in result.stdout
     assert "validated the inventory against the argument specs of" in result.stdout
@@ -86,14 +100,14 @@ def test_bad_profile_override_fails_naming_the_variable(host, run_playbook):
     result = run_playbook(
         "playbooks/preflight.yml",
         host.inventory,
-        {"llm_profile": "cpu-demo", "llm_profile_overrides": {"max_num_seqs": 0}},
+        {"llm_profile": "cpu-demo", "llm_profile_overrides": {"max_num_seqs": 0}, **SECRETS},
     )
     assert result.rc != 0
     assert "llm_profile_overrides.max_num_seqs" in result.stdout
 
 
 def test_bad_input_of_another_role_fails_before_anything_changes(host, site, run_playbook):
-    result = run_playbook(site, host.inventory, {"llm_profile": "cpu-demo", "open_webui_port": "eighty"})
+    result = run_playbook(site, host.inventory, {"llm_profile": "cpu-demo", "open_webui_port": "eighty", **SECRETS})
     assert result.rc != 0
     assert "preflight refused the inventory: role open_webui: argument 'open_webui_port'" in result.stdout
     assert "A play that changes the host" not in result.stdout
