@@ -57,6 +57,8 @@ QUANTIZED_KV = ("q8_0", "q4_0")
 GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 DEFAULT_HOST = "127.0.0.1:11434"
+# The official install script's models directory (ollama_service_models_dir's default).
+DEFAULT_MODELS_DIR = "/usr/share/ollama/.ollama/models"
 
 _UINT = re.compile(r"^[0-9]+$")
 _INT = re.compile(r"^-?[0-9]+$")
@@ -176,7 +178,7 @@ def check(
     inventory_env: Any = None,
     profile_env: Any = None,
     host: Any = DEFAULT_HOST,
-    models_dir: Any = "/usr/share/ollama/.ollama/models",
+    models_dir: Any = DEFAULT_MODELS_DIR,
 ) -> list[str]:
     """Every problem with the merged environment (empty list: valid). Nothing is raised."""
     errors: list[str] = []
@@ -204,7 +206,7 @@ def merge(
     inventory_env: Any = None,
     profile_env: Any = None,
     host: Any = DEFAULT_HOST,
-    models_dir: Any = "/usr/share/ollama/.ollama/models",
+    models_dir: Any = DEFAULT_MODELS_DIR,
 ) -> dict[str, str]:
     """The drop-in's environment, names sorted, values as strings; raises OllamaEnvError listing every problem."""
     errors = check(inventory_env, profile_env, host, models_dir)
