@@ -33,7 +33,7 @@ Fixtures
     e.g. assert result.rc == 0, result.stdout[-3000:]
          assert result.changed() == 0            # idempotence run
     Paths may be relative to the repo root. Import it directly with
-    ``from qwen3_deploy.testhosts import run_playbook`` where a fixture does not fit.
+    ``from support.testhosts import run_playbook`` where a fixture does not fit.
 
 Integration tests (marker ``integration``) are skipped with a reason when dockerd is not reachable,
 unless the env var ``CI`` is set: in CI they fail instead.
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import testhosts as th
+from support import testhosts as th
 
 
 @dataclass

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import tiny_model
+from support import tiny_model
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import modelfile
+from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from qwen3_deploy import latency
+from ansible_collections.qwen3.deploy.plugins.module_utils import latency
 
 pytestmark = pytest.mark.integration
 

@@ -56,7 +56,7 @@ def host(testhosts):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from qwen3_deploy.testhosts import REPO_ROOT
+    from support.testhosts import REPO_ROOT
 
     path = tmp_path_factory.mktemp("pf") / "site.yml"
     path.write_text(PLAYBOOK.format(repo=REPO_ROOT))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import testhosts as th
+from support import testhosts as th
 
 pytestmark = pytest.mark.integration
 

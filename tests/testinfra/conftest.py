@@ -11,7 +11,7 @@ Without ``--hosts`` every test here is skipped (testinfra would otherwise inspec
 from __future__ import annotations
 
 import pytest
-from qwen3_deploy import profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 
 
 def pytest_collection_modifyitems(config, items):

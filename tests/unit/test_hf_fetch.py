@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import hf_fetch
+from qwen3_hosttools import hf_fetch
 from support.fake_hub import FakeHub
 
 SCRIPT = Path(hf_fetch.__file__)

@@ -8,8 +8,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import requests
-from qwen3_deploy import latency as L
-from qwen3_deploy import report
+from ansible_collections.qwen3.deploy.plugins.module_utils import latency as L
+from ansible_collections.qwen3.deploy.plugins.module_utils import report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 
@@ -375,8 +375,8 @@ def test_report_cli_exit_codes(tmp_path, capsys):
 def test_tool_is_standalone():
     """The role copies latency.py alone to the host: it must not import the package."""
     text = (Path(L.__file__)).read_text()
-    assert "from qwen3_deploy import report  # noqa" in text  # only inside the controller-only branch
-    assert "import qwen3_deploy" not in text.replace("from qwen3_deploy import report", "")
+    assert "from ansible_collections.qwen3.deploy.plugins.module_utils import report  # noqa" in text  # only inside the controller-only branch
+    assert "import qwen3_deploy" not in text.replace("from ansible_collections.qwen3.deploy.plugins.module_utils import report", "")
     assert sys.version_info >= (3, 9)
 
 

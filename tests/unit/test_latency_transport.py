@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import latency as L
+from ansible_collections.qwen3.deploy.plugins.module_utils import latency as L
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "streams"))
 from fake_server import FakeScript, FakeStreamServer

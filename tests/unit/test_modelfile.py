@@ -1,7 +1,7 @@
 """Modelfile checker (written from Ollama's documented grammar) and the non-thinking renderer."""
 
 import pytest
-from qwen3_deploy import modelfile, profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile, profile as profiles
 
 PROFILES = ("ollama-q8_0", "ollama-q4", "ollama-demo")
 

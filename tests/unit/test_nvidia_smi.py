@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import nvidia_smi
+from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
 DOUBLE = FIXTURES / "fake_bin" / "nvidia-smi"

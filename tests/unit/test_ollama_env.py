@@ -1,7 +1,7 @@
 """OLLAMA_* validation for the ollama.service drop-in."""
 
 import pytest
-from qwen3_deploy import ollama_env, profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env, profile as profiles
 
 
 @pytest.mark.parametrize("name", ["ollama-q8_0", "ollama-q4", "ollama-demo"])

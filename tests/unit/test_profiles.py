@@ -1,7 +1,7 @@
 """Profile catalog resolution and validation: every error names the variable to fix."""
 
 import pytest
-from qwen3_deploy import profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 
 CATALOG = profiles.load_catalog()
 NEEDS_OPERATOR_PIN = {"vllm-gptq-int4"}

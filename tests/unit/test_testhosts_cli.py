@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from qwen3_deploy import testhosts as th
+from support import testhosts as th
 
 REPO = Path(__file__).resolve().parents[2]
 REF = th.image_ref()

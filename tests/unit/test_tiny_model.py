@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from qwen3_deploy import tiny_model
+from support import tiny_model
 from tokenizers import Tokenizer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import profiles, vllm_args
-from qwen3_deploy.vllm_args import VllmArgsError, build_argv, build_env, systemd_exec, systemd_quote
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles, vllm_args
+from ansible_collections.qwen3.deploy.plugins.module_utils.vllm_args import VllmArgsError, build_argv, build_env, systemd_exec, systemd_quote
 
 HELP = Path(__file__).resolve().parents[1] / "fixtures" / "vllm-0.32.0-serve-help.txt"
 VENV = "/opt/qwen3-deploy/vllm"

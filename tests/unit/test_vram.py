@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from qwen3_deploy import nvidia_smi, profiles, vram
+from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, profile as profiles, vram
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
 H100_MIB = 81559  # NVIDIA H100 80GB HBM3, memory.total as nvidia-smi reports it

@@ -1,4 +1,4 @@
-"""Ansible filters for the Ollama role; the logic lives in scripts/qwen3_deploy/{ollama_env,modelfile}.py.
+"""Ansible filters for the Ollama role; the logic lives in module_utils/{ollama_env,modelfile}.py.
 
 - ``ollama_env_check``: list of errors in the merged Ollama environment (empty: valid); for the preflight.
 - ``ollama_env``: the merged, validated environment (dict of strings); raises naming the variable.
@@ -11,14 +11,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from qwen3_deploy import modelfile, ollama_env
+from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile, ollama_env
 
 
 def ollama_env_check(inventory_env, profile_env=None, host=ollama_env.DEFAULT_HOST, models_dir="/"):

@@ -1,15 +1,11 @@
-"""Ansible filters for profile resolution; the logic lives in scripts/qwen3_deploy/profiles.py."""
+"""Ansible filters for profile resolution; the logic lives in module_utils/profiles.py."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from qwen3_deploy import profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 
 
 def llm_profile_resolve(catalog, name, overrides=None):

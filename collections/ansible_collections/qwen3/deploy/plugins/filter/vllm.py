@@ -1,17 +1,11 @@
-"""Ansible filters for the vllm_service role; the logic lives in scripts/qwen3_deploy/vllm_args.py."""
+"""Ansible filters for the vllm_service role; the logic lives in module_utils/vllm_args.py."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 
-try:
-    from qwen3_deploy import vllm_args
-except ImportError:  # run from the repo: <repo>/plugins/filter/vllm.py -> <repo>/scripts
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from qwen3_deploy import vllm_args
+from ansible_collections.qwen3.deploy.plugins.module_utils import vllm_args
 
 
 def _wrap(function):

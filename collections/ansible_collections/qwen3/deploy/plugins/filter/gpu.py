@@ -1,15 +1,11 @@
-"""Ansible filters for GPU facts and fit checks; the logic lives in scripts/qwen3_deploy/{nvidia_smi,vram}.py."""
+"""Ansible filters for GPU facts and fit checks; the logic lives in module_utils/{nvidia_smi,vram}.py."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from qwen3_deploy import nvidia_smi, vram
+from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, vram
 
 
 def _plain(value):

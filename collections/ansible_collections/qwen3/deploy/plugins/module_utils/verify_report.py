@@ -1,4 +1,4 @@
-"""Render latency results (JSON from ``qwen3-latency measure``) into reports on the controller.
+"""Render latency results (JSON from ``qwen3-hosttools latency measure``) into reports on the controller.
 
 Writes, into one directory per run and host: ``results.json`` (input plus threshold
 verdict), ``summary.md``, ``junit.xml`` and ``latency.png`` (TTFT and ITL distributions).
@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from qwen3_deploy.latency import Failure, check_thresholds, failure_table
+from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import Failure, check_thresholds
 
 SUMMARY_ROWS = (
     ("ttft_ms", "TTFT, first content token (ms)"),
@@ -166,25 +165,3 @@ def write_reports(doc: dict, out_dir: str, host: str, thresholds: dict | None,
     if with_plot:
         plot(doc, os.path.join(out_dir, "latency.png"), host)
     return fails
-
-
-def main_report(args: Any) -> int:
-    """``qwen3-latency report``: exit 0 all met, 1 thresholds missed, 3 a target unreachable."""
-    with open(args.results, encoding="utf-8") as fh:
-        doc = json.load(fh)
-    thresholds = json.loads(args.thresholds) if args.thresholds else doc.get("thresholds")
-    host = os.path.basename(os.path.normpath(args.out_dir))
-    fails = write_reports(doc, args.out_dir, host, thresholds, not args.no_plot)
-    unreachable = [t["unreachable"] for t in doc["summary"]["targets"].values() if t["unreachable"]]
-    for line in unreachable:
-        print(f"ERROR: {line}")
-    if fails:
-        print(f"Latency thresholds missed on {host}:")
-        print(failure_table(fails))
-        return 1
-    print(f"Latency thresholds met on {host}; reports in {args.out_dir}")
-    return 3 if unreachable else 0
-
-
-if __name__ == "__main__":
-    sys.exit("use: qwen3-latency report RESULTS --out-dir DIR")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from qwen3_deploy import nvidia_smi
+from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
 
 GIB = 1024**3
 MIB_PER_GIB = 1024

@@ -916,3 +916,7 @@ def main(argv: list[str] | None = None, docker: Docker | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,16 +25,12 @@ SERVED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 # Fields whose value is a free-form mapping: overrides may add keys below them.
 OPEN_MAPPINGS = ("vllm.args", "vllm.env", "ollama.env", "ollama.parameters")
 
-CATALOG_PATH = Path(__file__).resolve().parents[2] / "roles" / "llm_profile" / "vars" / "profiles.yml"
-
-
 class ProfileError(ValueError):
     """A profile or override that cannot be served; the message names the variable."""
 
 
-def load_catalog(path: Path = CATALOG_PATH) -> dict[str, dict]:
-
-
+def load_catalog(path: Path) -> dict[str, dict]:
+    """The catalog mapping from roles/llm_profile/vars/profiles.yml (tests and tools; the role loads it itself)."""
     with open(path, encoding="utf-8") as handle:
         return yaml.safe_load(handle)["__llm_profile_catalog"]
 

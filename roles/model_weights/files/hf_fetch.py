@@ -1,1 +1,0 @@
-../../../scripts/qwen3_deploy/hf_fetch.py
