@@ -1,7 +1,13 @@
-"""Resolve a serving profile from the catalog plus inventory overrides, and validate it.
+"""Resolve a serving profile from the catalog plus inventory overrides: merge, validate, derive. One call.
 
-Every error names the inventory variable to fix (``llm_profile`` or
-``llm_profile_overrides.<path>``) so an operator can act on it without reading code.
+Every error names the inventory variable to fix (``llm_profile`` or ``llm_profile_overrides.<path>``) so an
+operator can act on it without reading code. Values derived from other fields are computed here and nowhere else:
+
+- ``max_model_len`` is the one home of the context length: Ollama's ``num_ctx`` PARAMETER and
+  ``OLLAMA_CONTEXT_LENGTH`` are derived from it (setting them in a profile or override is an error);
+- ``max_num_seqs`` is the one home of concurrency: ``OLLAMA_NUM_PARALLEL`` is derived from it;
+- ``vllm.flags`` is the profile's part of the ``vllm serve`` command line (``vllm_args.profile_flags``);
+- ``vllm.install`` is what the vLLM venv installs and the unit needs for it (``cuda_route.install_plan``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route, vllm_args
+
 ENGINES = ("vllm", "ollama")
 ACCELERATORS = ("nvidia", "cpu")
 MODEL_SOURCES = ("hf", "prestaged", "ollama")
@@ -24,6 +32,12 @@ SERVED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 # Fields whose value is a free-form mapping: overrides may add keys below them.
 OPEN_MAPPINGS = ("vllm.args", "vllm.env", "ollama.env", "ollama.parameters")
+# Settings derived from one profile field; writing them anywhere else would give them a second home.
+DERIVED = {
+    ("ollama.parameters", "num_ctx"): "max_model_len",
+    ("ollama.env", "OLLAMA_CONTEXT_LENGTH"): "max_model_len",
+    ("ollama.env", "OLLAMA_NUM_PARALLEL"): "max_num_seqs",
+}
 
 class ProfileError(ValueError):
     """A profile or override that cannot be served; the message names the variable."""
@@ -130,6 +144,13 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
     p["max_model_len"] = _number(p["max_model_len"], at("max_model_len"), integer=True)
     if p["max_model_len"] <= 0:
         raise ProfileError(f"{at('max_model_len')}: must be > 0, got {p['max_model_len']}")
+    limit = _number(p["model"]["max_position_embeddings"], at("model.max_position_embeddings"), integer=True)
+    p["model"]["max_position_embeddings"] = limit
+    if p["max_model_len"] > limit:
+        raise ProfileError(
+            f"{at('max_model_len')}: {p['max_model_len']} is more than the model supports "
+            f"({limit} positions, model.max_position_embeddings); vLLM would refuse to start"
+        )
     p["max_num_seqs"] = _number(p["max_num_seqs"], at("max_num_seqs"), integer=True)
     if p["max_num_seqs"] < 1:
         raise ProfileError(f"{at('max_num_seqs')}: must be >= 1, got {p['max_num_seqs']}")
@@ -166,6 +187,13 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
             )
         if isinstance(value, (dict, list)) and flag != "default-chat-template-kwargs":
             raise ProfileError(f"{at('vllm.args.' + flag)}: must be a single value or true")
+    for (mapping, key), home in DERIVED.items():
+        section, field = mapping.split(".")
+        if key in p[section][field]:
+            raise ProfileError(
+                f"{at(mapping)}.{key}: derived from {home} (set llm_profile_overrides.{home} instead); "
+                "one setting, one home"
+            )
     for key, value in p["vllm"]["env"].items():
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", str(key)) or isinstance(value, (dict, list)):
             raise ProfileError(f"{at('vllm.env.' + str(key))}: environment names are UPPER_CASE with a scalar value")
@@ -188,8 +216,22 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
     return p
 
 
+def derive(profile: dict) -> dict:
+    """Add the values computed from the profile's own fields (see the module docstring)."""
+    p = profile
+    if p["engine"] == "ollama":
+        p["ollama"]["parameters"]["num_ctx"] = p["max_model_len"]
+        p["ollama"]["env"]["OLLAMA_CONTEXT_LENGTH"] = str(p["max_model_len"])
+        p["ollama"]["env"]["OLLAMA_NUM_PARALLEL"] = str(p["max_num_seqs"])
+        p["vllm"]["flags"] = []
+    else:
+        p["vllm"]["flags"] = vllm_args.profile_flags(p)
+    p["vllm"]["install"] = cuda_route.install_plan(p)
+    return p
+
+
 def resolve(catalog: dict, name: Any, overrides: Any = None) -> dict:
-    """Return the catalog entry ``name`` deep-merged with ``overrides``, validated.
+    """Return the catalog entry ``name`` deep-merged with ``overrides``, validated and with derived values.
 
     The result carries ``name`` so later roles and reports can say which profile ran.
     """
@@ -202,4 +244,16 @@ def resolve(catalog: dict, name: Any, overrides: Any = None) -> dict:
     profile = _merge(catalog[name], overrides, "llm_profile_overrides")
     profile = validate(profile, overrides, name)
     profile["name"] = name
-    return profile
+    try:
+        return derive(profile)
+    except vllm_args.VllmArgsError as error:
+        raise ProfileError(f"llm_profile_overrides.vllm.args: {error}") from None
+
+
+def resolve_result(catalog: dict, name: Any, overrides: Any = None) -> dict:
+    """``{"errors": [message], "profile": None}`` or ``{"errors": [], "profile": resolved}``: one resolution,
+    shaped for a task that fails cleanly on errors (the llm_profile role)."""
+    try:
+        return {"errors": [], "profile": resolve(catalog, name, overrides)}
+    except ProfileError as error:
+        return {"errors": [str(error)], "profile": None}

@@ -125,6 +125,46 @@ def _merge_args(*dicts):
     return merged
 
 
+def profile_flags(llm):
+    """The profile's part of the `vllm serve` command line, from its fields (computed once, when the profile
+    is resolved, into ``llm.vllm.flags``). ``vllm.args`` are not included: they merge with the inventory's
+    extra args in :func:`build_argv`."""
+    if not isinstance(llm, dict):
+        raise VllmArgsError(f"llm must be the resolved profile (a mapping), got {type(llm).__name__}")
+    accelerator = _get(llm, "accelerator")
+    served = _word(_get(llm, "served_model_name"), "llm.served_model_name")
+    max_model_len = _positive_int(_get(llm, "max_model_len"), "llm.max_model_len", 16)
+    max_num_seqs = _positive_int(_get(llm, "max_num_seqs"), "llm.max_num_seqs")
+    tp = _positive_int(_get(llm, "tensor_parallel_size"), "llm.tensor_parallel_size")
+    gmu = _fraction(_get(llm, "gpu_memory_utilization"), "llm.gpu_memory_utilization")
+    force = _get(llm, "force_quantization")
+    if not isinstance(force, bool):
+        raise VllmArgsError(f"llm.force_quantization must be a boolean, got {force!r}")
+    quantization = _get(llm, "quantization")
+    if accelerator == "cpu":
+        if tp != 1:
+            raise VllmArgsError(f"llm.tensor_parallel_size must be 1 with accelerator 'cpu', got {tp}")
+        if force:
+            raise VllmArgsError("llm.force_quantization cannot be true with accelerator 'cpu' (no such CPU kernels)")
+    flags = []
+    for flag, value in (
+        ("--served-model-name", served),
+        ("--max-model-len", max_model_len),
+        ("--max-num-seqs", max_num_seqs),
+        ("--tensor-parallel-size", tp),
+        ("--gpu-memory-utilization", gmu),
+        ("--reasoning-parser", REASONING_PARSER),
+    ):
+        flags += [flag, str(value)]
+    if force:
+        _word(quantization, "llm.quantization")
+        if quantization == "none":
+            raise VllmArgsError("llm.force_quantization is true but llm.quantization is 'none'")
+        flags += ["--quantization", quantization]
+    args_to_argv(_get(llm, "vllm.args") or {}, "llm.vllm.args")  # refuse owned flags where they are written
+    return flags
+
+
 def build_argv(
     llm,
     *,
@@ -135,15 +175,13 @@ def build_argv(
     enable_thinking=False,
     extra_args=None,
 ):
-    """The full `vllm serve` argv (argv[0] is the venv's `vllm`)."""
+    """The full `vllm serve` argv (argv[0] is the venv's `vllm`): where the model is, where it listens,
+    the profile's flags (``llm.vllm.flags``), thinking off by default, then profile args + extra args."""
     if not isinstance(llm, dict):
         raise VllmArgsError(f"llm must be the resolved profile (a mapping), got {type(llm).__name__}")
     engine = _get(llm, "engine")
     if engine != "vllm":
         raise VllmArgsError(f"llm.engine is {engine!r}; the vllm_service role only deploys engine 'vllm'")
-    accelerator = _get(llm, "accelerator")
-    if accelerator not in ("cpu", "nvidia"):
-        raise VllmArgsError(f"llm.accelerator must be 'cpu' or 'nvidia', got {accelerator!r}")
     _word(venv, "vllm_service_venv", r"^/\S*$")
     _word(models_dir, "vllm_service_models_dir", r"^/\S*$")
     _word(host, "vllm_service_host")
@@ -151,48 +189,16 @@ def build_argv(
         raise VllmArgsError(f"vllm_service_port must be an integer in 1..65535, got {port!r}")
     if not isinstance(enable_thinking, bool):
         raise VllmArgsError(f"vllm_service_enable_thinking must be a boolean, got {enable_thinking!r}")
-
     model_name = _word(_get(llm, "model.name"), "llm.model.name", r"^(?!\.\.?$)[^/\s]+$")
-    served = _word(_get(llm, "served_model_name"), "llm.served_model_name")
-    max_model_len = _positive_int(_get(llm, "max_model_len"), "llm.max_model_len", 16)
-    max_num_seqs = _positive_int(_get(llm, "max_num_seqs"), "llm.max_num_seqs")
-    tp = _positive_int(_get(llm, "tensor_parallel_size"), "llm.tensor_parallel_size")
-    gmu = _fraction(_get(llm, "gpu_memory_utilization"), "llm.gpu_memory_utilization")
-    force = _get(llm, "force_quantization")
-    if not isinstance(force, bool):
-        raise VllmArgsError(f"llm.force_quantization must be a boolean, got {force!r}")
-    quantization = _get(llm, "quantization")
-
-    if accelerator == "cpu":
-        if tp != 1:
-            raise VllmArgsError(f"llm.tensor_parallel_size must be 1 with accelerator 'cpu', got {tp}")
-        if force:
-            raise VllmArgsError("llm.force_quantization cannot be true with accelerator 'cpu' (no such CPU kernels)")
+    flags = _get(llm, "vllm.flags")
+    if not isinstance(flags, list) or not all(isinstance(word, str) for word in flags):
+        raise VllmArgsError("llm.vllm.flags must be the list the llm_profile role derived")
 
     argv = [f"{venv.rstrip('/')}/bin/vllm", "serve", f"{models_dir.rstrip('/')}/{model_name}"]
-    for flag, value in (
-        ("--served-model-name", served),
-        ("--host", host),
-        ("--port", port),
-        ("--max-model-len", max_model_len),
-        ("--max-num-seqs", max_num_seqs),
-        ("--tensor-parallel-size", tp),
-        ("--gpu-memory-utilization", gmu),
-        ("--reasoning-parser", REASONING_PARSER),
-    ):
-        argv += [flag, str(value)]
+    argv += ["--host", host, "--port", str(port), *flags]
     if not enable_thinking:
         argv += ["--default-chat-template-kwargs", json.dumps({"enable_thinking": False})]
-    if force:
-        _word(quantization, "llm.quantization")
-        if quantization == "none":
-            raise VllmArgsError("llm.force_quantization is true but llm.quantization is 'none'")
-        argv += ["--quantization", quantization]
-
-    vllm_block = _get(llm, "vllm")
-    if not isinstance(vllm_block, dict):
-        raise VllmArgsError("llm.vllm must be a mapping")
-    profile_args = vllm_block.get("args") or {}
+    profile_args = _get(llm, "vllm.args") or {}
     args_to_argv(profile_args, "llm.vllm.args")  # validate each source on its own, naming it
     args_to_argv(extra_args, "vllm_service_extra_args")
     argv += args_to_argv(_merge_args(profile_args, extra_args), "llm.vllm.args + vllm_service_extra_args")
@@ -225,38 +231,3 @@ def build_env(llm, *, extra_env=None):
 def flag_words(argv):
     """The `--flag` words of argv (for checks against `vllm serve --help=all`)."""
     return [word.split("=", 1)[0] for word in argv if word.startswith("--")]
-
-
-# systemd quoting ---------------------------------------------------------------------------------
-
-_SAFE_WORD = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
-
-
-def systemd_quote(word, *, exec_line=True):
-    """Quote one word for a systemd unit line so systemd reads back exactly `word`.
-
-    `%` is a specifier everywhere (-> `%%`); on Exec lines `$` expands variables (-> `$$`).
-    Words with anything but plain characters go in double quotes with C-style escapes.
-    """
-    if not isinstance(word, str):
-        word = str(word)
-    if "\n" in word or "\r" in word:
-        raise VllmArgsError(f"a unit value may not contain a newline: {word!r}")
-    word = word.replace("%", "%%")
-    if exec_line:
-        word = word.replace("$", "$$")
-    if word and _SAFE_WORD.match(word):
-        return word
-    return '"' + word.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def systemd_exec(argv):
-    """An ExecStart= value from an argv list."""
-    if not isinstance(argv, list) or not argv:
-        raise VllmArgsError("the command must be a non-empty list of words")
-    return " ".join(systemd_quote(word) for word in argv)
-
-
-def systemd_environment(env):
-    """Environment= values (one per variable, sorted) from a dict."""
-    return [systemd_quote(f"{key}={value}", exec_line=False) for key, value in sorted(env.items())]
