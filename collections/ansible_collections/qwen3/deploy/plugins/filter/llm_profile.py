@@ -1,30 +1,29 @@
-"""Ansible filters for profile resolution; the logic lives in module_utils/profiles.py."""
+"""Filter ``qwen3.deploy.llm_profile``: one resolution of the serving profile (module_utils/profile.py).
+
+    {{ catalog | qwen3.deploy.llm_profile(llm_profile, llm_profile_overrides) }}
+      -> {"errors": [], "profile": {...}}   or   {"errors": ["llm_profile_overrides.x: ..."], "profile": None}
+"""
 
 from __future__ import annotations
 
-
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile
 
 
-def llm_profile_resolve(catalog, name, overrides=None):
-    """Catalog entry `name` merged with `overrides`, validated; errors name the variable."""
-    try:
-        return profiles.resolve(catalog, name, overrides)
-    except profiles.ProfileError as error:
-        raise AnsibleFilterError(str(error)) from None
+def _plain(value):
+    """Ansible hands tagged/lazy containers to filters; give the Python code plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
-def llm_profile_errors(catalog, name, overrides=None):
-    """The resolution error as a list of one message (empty when the profile is usable), for a clean `fail`."""
-    try:
-        profiles.resolve(catalog, name, overrides)
-    except profiles.ProfileError as error:
-        return [str(error)]
-    return []
+def llm_profile(catalog, name, overrides=None):
+    return profile.resolve_result(_plain(catalog), _plain(name), _plain(overrides))
 
 
 class FilterModule:
     def filters(self):
-        return {"llm_profile_resolve": llm_profile_resolve, "llm_profile_errors": llm_profile_errors}
+        return {"llm_profile": llm_profile}

@@ -1,0 +1,34 @@
+"""Input rules of role preflight (see module_utils/inputs.py)."""
+
+import re
+
+from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
+
+
+def _cuda_version(value, _values, _profile):
+    if not isinstance(value, str) or not re.match(r"^[0-9]{1,2}\.[0-9]{1,2}$", value):
+        return f"must be a CUDA version like 12.0, got {value!r}"
+    return None
+
+
+def _overhead(value, values, profile):
+    if value in ("", None):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return f"must be empty (built-in estimate) or GiB as a number, got {value!r}"
+    return c.number_range(0, 64)(number, values, profile)
+
+
+RULES = {
+    "preflight_validate_role_inputs": c.ok,
+    "preflight_roles_dir": c.abs_path,
+    "preflight_gpu_checks_enabled": c.ok,
+    "preflight_min_cuda_version": _cuda_version,
+    "preflight_nvidia_smi_command": c.word,
+    "preflight_vram_overhead_gib": _overhead,
+    "preflight_kv_cache_policy": c.ok,
+    "preflight_disk_check_enabled": c.ok,
+    "preflight_models_dir": c.abs_path,
+}

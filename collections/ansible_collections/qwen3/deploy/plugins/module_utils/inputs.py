@@ -1,0 +1,69 @@
+"""Check a role's inputs before anything changes: the role's argument spec, then its own rules.
+
+``check_role`` runs Ansible's own ``ArgumentSpecValidator`` on ``meta/argument_specs.yml`` (types, choices,
+list elements), then every variable's checker from ``input_rules/<role>.py`` and the role's cross-variable
+checks. Each message starts with the variable name, and values of ``no_log`` options never appear in it.
+The lookup plugin ``qwen3.deploy.input_errors`` feeds it from a play; unit tests call it directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+RULES_PACKAGE = "ansible_collections.qwen3.deploy.plugins.module_utils.input_rules"
+MASK = "********"
+
+
+def rules_for(role: str):
+    """(RULES, CHECKS) of a role; a role without a rules module has none (a test requires one)."""
+    try:
+        module = importlib.import_module(f"{RULES_PACKAGE}.{role}")
+    except ModuleNotFoundError:
+        return {}, []
+    return getattr(module, "RULES", {}), getattr(module, "CHECKS", [])
+
+
+def _secrets(options: dict, values: dict) -> list[str]:
+    return [
+        str(values[name])
+        for name, option in options.items()
+        if option.get("no_log") and values.get(name) not in (None, "")
+    ]
+
+
+def _mask(message: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if len(value) >= 3:
+            message = message.replace(value, MASK)
+    return message
+
+
+def check_role(role: str, options: dict, values: dict, profile: dict | None = None) -> list[str]:
+    """Errors (``"variable: message"``) for the given values of one role; empty when all is well.
+
+    ``options`` is the ``main`` entry point's options; ``values`` holds the variables that are set (the
+    role's defaults filled in). Required options without a value are reported.
+    """
+    spec = {name: {k: v for k, v in option.items() if k in ("type", "choices", "elements", "required")}
+            for name, option in options.items()}
+    result = ArgumentSpecValidator(spec).validate(dict(values))
+    secrets = _secrets(options, values)
+    errors = [_mask(f"{role}: {error}", secrets) for error in result.errors]
+    converted = result.validated_parameters
+    bad = {name for name in options if any(f"'{name}'" in str(e) or f" {name} " in f" {e} " for e in result.errors)}
+    rules, checks = rules_for(role)
+    for name in options:
+        if name in bad or name not in converted:
+            continue
+        checker = rules.get(name)
+        if checker is None:
+            continue
+        message = checker(converted[name], converted, profile)
+        if message:
+            errors.append(_mask(f"{name}: {message}", secrets))
+    if not errors:
+        for check in checks:
+            errors += [_mask(message, secrets) for message in check(converted, profile)]
+    return errors
