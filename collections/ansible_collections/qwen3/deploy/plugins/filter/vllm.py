@@ -1,51 +1,51 @@
-"""Ansible filters for the vllm_service role; the logic lives in module_utils/vllm_args.py."""
+"""Filters for the vllm_service role; the logic lives in module_utils/vllm_args.py and module_utils/systemd.py.
+
+    {{ llm | qwen3.deploy.vllm_exec_start(venv=..., models_dir=..., host=..., port=..., enable_thinking=...,
+                                          extra_args=...) }}          -> the quoted ExecStart= value
+    {{ base_env | qwen3.deploy.vllm_environment(llm, extra_env) }}   -> quoted Environment= values
+    {{ argv | qwen3.deploy.systemd_exec }}                            -> ExecStart= value for any argv
+"""
 
 from __future__ import annotations
 
-
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.qwen3.deploy.plugins.module_utils import vllm_args
+from ansible_collections.qwen3.deploy.plugins.module_utils import systemd, vllm_args
 
 
-def _wrap(function):
-    def filter_(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except vllm_args.VllmArgsError as error:
-            raise AnsibleFilterError(str(error)) from None
-
-    filter_.__name__ = function.__name__
-    filter_.__doc__ = function.__doc__
-    return filter_
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
-def vllm_argv(llm, **options):
-    """`llm | vllm_argv(venv=..., models_dir=..., host=..., port=..., enable_thinking=..., extra_args=...)`."""
-    return vllm_args.build_argv(llm, **options)
-
-
-def vllm_env(llm, extra_env=None):
-    """`llm | vllm_env(extra_env)` -> {NAME: value} for the unit."""
-    return vllm_args.build_env(llm, extra_env=extra_env)
-
-
-def vllm_errors(llm, extra_env=None, **options):
-    """The validation error as a list of one message (empty when fine), for a clean `assert`."""
+def vllm_exec_start(llm, **options):
     try:
-        vllm_args.build_argv(llm, **options)
-        vllm_args.build_env(llm, extra_env=extra_env)
-    except vllm_args.VllmArgsError as error:
-        return [str(error)]
-    return []
+        return systemd.exec_line(vllm_args.build_argv(_plain(llm), **_plain(options)))
+    except (vllm_args.VllmArgsError, systemd.UnitValueError) as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def vllm_environment(base_env, llm, extra_env=None):
+    try:
+        env = dict(_plain(base_env))
+        env.update(vllm_args.build_env(_plain(llm), extra_env=_plain(extra_env)))
+        return systemd.environment(env)
+    except (vllm_args.VllmArgsError, systemd.UnitValueError) as error:
+        raise AnsibleFilterError(str(error)) from None
+
+
+def systemd_exec(argv):
+    try:
+        return systemd.exec_line(_plain(argv))
+    except systemd.UnitValueError as error:
+        raise AnsibleFilterError(str(error)) from None
 
 
 class FilterModule:
     def filters(self):
-        return {
-            "vllm_argv": _wrap(vllm_argv),
-            "vllm_env": _wrap(vllm_env),
-            "vllm_errors": vllm_errors,
-            "systemd_exec": _wrap(vllm_args.systemd_exec),
-            "systemd_environment": _wrap(vllm_args.systemd_environment),
-        }
+        return {"vllm_exec_start": vllm_exec_start, "vllm_environment": vllm_environment, "systemd_exec": systemd_exec}

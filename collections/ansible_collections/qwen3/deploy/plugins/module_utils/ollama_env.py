@@ -219,15 +219,6 @@ def merge(
     return dict(sorted(merged.items()))
 
 
-def systemd_assignments(env: dict[str, str]) -> list[str]:
-    """`Environment=` values for a unit: "NAME=value", quoted and escaped for systemd (\\, ", %)."""
-    out = []
-    for name, value in env.items():
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-        out.append(f'"{name}={escaped}"')
-    return out
-
-
 def base_url(host: str) -> str:
     """The URL a client on the host uses to reach the server bound at OLLAMA_HOST (0.0.0.0 -> 127.0.0.1)."""
     scheme, sep, hostport = host.partition("://")

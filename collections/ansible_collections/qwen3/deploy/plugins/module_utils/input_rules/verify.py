@@ -1,0 +1,80 @@
+"""Input rules of role verify (see module_utils/inputs.py)."""
+
+import re
+
+from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
+from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import THRESHOLD_KEYS
+
+
+def _thresholds(value, _values, _profile):
+    if not isinstance(value, dict):
+        return "must be a mapping of threshold name to limit"
+    for key, limit in value.items():
+        if key not in THRESHOLD_KEYS:
+            return f"{key}: unknown threshold; known: {', '.join(sorted(THRESHOLD_KEYS))}"
+        if key == "thinking_allowed":
+            if not isinstance(limit, bool):
+                return f"{key}: must be true or false"
+        elif limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit < 0):
+            return f"{key}: must be a number >= 0 (or null to switch it off), got {limit!r}"
+        elif key == "max_error_rate" and limit is not None and limit > 1:
+            return f"{key}: must be in [0, 1], got {limit}"
+    return None
+
+
+def _time_limit(value, values, profile):
+    message = c.int_range(10, 86400)(value, values, profile)
+    if message:
+        return message
+    needed = (values.get("verify_requests") or 0) + (values.get("verify_warmup") or 0)
+    if isinstance(values.get("verify_request_timeout"), int) and value < values["verify_request_timeout"]:
+        return f"{value} s is less than one request may take (verify_request_timeout {values['verify_request_timeout']} s)"
+    return None if needed else "nothing to measure"
+
+
+def _run_id(value, _values, _profile):
+    if value in ("", None):
+        return None
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._-]{1,64}$", value):
+        return "must be a directory name (letters, digits, . _ -)"
+    return None
+
+
+def _listener_rule(rule, _values, _profile):
+    if not isinstance(rule, dict):
+        return "must be a mapping"
+    unknown = set(rule) - {"address", "port", "proto", "unit"}
+    if unknown:
+        return f"unknown keys {sorted(unknown)} (use address, port, proto or unit)"
+    if "unit" in rule:
+        return c.unit_name(rule["unit"], {}, None)
+    if rule.get("proto", "tcp") not in ("tcp", "udp"):
+        return "proto must be tcp or udp"
+    if rule.get("address") not in ("", None):
+        message = c.bind_address(rule["address"], {}, None)
+        if message:
+            return message
+    return c.port(rule.get("port"), {}, None)
+
+
+def _prompt(value, values, profile):
+    return c.nonempty(value, values, profile) or c.text_line(value, values, profile)
+
+
+RULES = {
+    "verify_requests": c.int_range(1, 10000),
+    "verify_warmup": c.int_range(0, 100),
+    "verify_max_tokens": c.int_range(1, 1000000),
+    "verify_prompt": _prompt,
+    "verify_request_timeout": c.int_range(1, 3600),
+    "verify_time_limit": _time_limit,
+    "verify_thresholds": _thresholds,
+    "verify_webui_enabled": c.ok,
+    "verify_webui_paths": c.ok,
+    "verify_webui_params": c.mapping_of_scalars,
+    "verify_report_dir": c.abs_path,
+    "verify_run_id": _run_id,
+    "verify_fail_on_threshold": c.ok,
+    "verify_listeners_check": c.ok,
+    "verify_allowed_listeners": c.each(_listener_rule, kind="rule"),
+}

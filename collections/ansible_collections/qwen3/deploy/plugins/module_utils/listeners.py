@@ -1,0 +1,125 @@
+"""Listening sockets of a Linux host and the allow-list check verification applies to them.
+
+``read_sockets`` reads /proc/net/{tcp,tcp6,udp,udp6} (kernel format: proc(5), net/ipv4/tcp_ipv4.c
+``get_tcp4_sock``), keeps TCP sockets in LISTEN and bound UDP sockets, and finds each one's process through
+/proc/<pid>/fd and its systemd unit through /proc/<pid>/cgroup. ``violations`` returns the ones that are reachable
+from the network (not loopback) and not allowed. Standard library only: this runs on the host as a module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+import struct
+
+TCP_LISTEN = "0A"
+UDP_UNCONNECTED = "07"
+_UNIT = re.compile(r"/([^/]+\.(?:service|scope|socket))(?:/|$)")
+
+
+def _address(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, struct.pack("<I", struct.unpack(">I", raw)[0]))
+    words = struct.unpack("<4I", raw)
+    return socket.inet_ntop(socket.AF_INET6, struct.pack(">4I", *words))
+
+
+def parse_proc_net(text: str, proto: str) -> list[dict]:
+    """Rows of one /proc/net file: listening TCP / bound UDP sockets with their inode."""
+    wanted = TCP_LISTEN if proto.startswith("tcp") else UDP_UNCONNECTED
+    out = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != wanted:
+            continue
+        address, port = fields[1].split(":")
+        out.append({"proto": proto.rstrip("6"), "family": 6 if proto.endswith("6") else 4,
+                    "address": _address(address), "port": int(port, 16), "inode": fields[9]})
+    return out
+
+
+def _owners(proc: str = "/proc") -> dict[str, int]:
+    owners = {}
+    for pid in filter(str.isdigit, os.listdir(proc)):
+        fd_dir = os.path.join(proc, pid, "fd")
+        try:
+            for fd in os.listdir(fd_dir):
+                target = os.readlink(os.path.join(fd_dir, fd))
+                if target.startswith("socket:["):
+                    owners.setdefault(target[8:-1], int(pid))
+        except OSError:
+            continue
+    return owners
+
+
+def _describe(pid: int | None, proc: str = "/proc") -> tuple[str, str]:
+    if pid is None:
+        return "", ""
+    try:
+        with open(os.path.join(proc, str(pid), "comm"), encoding="utf-8") as handle:
+            comm = handle.read().strip()
+        with open(os.path.join(proc, str(pid), "cgroup"), encoding="utf-8") as handle:
+            cgroup = handle.read()
+    except OSError:
+        return "", ""
+    units = _UNIT.findall(cgroup)
+    return comm, (units[0] if units else "")
+
+
+def read_sockets(proc: str = "/proc") -> list[dict]:
+    sockets = []
+    for name in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open(os.path.join(proc, "net", name), encoding="utf-8") as handle:
+                sockets += parse_proc_net(handle.read(), name)
+        except OSError:
+            continue
+    owners = _owners(proc)
+    for entry in sockets:
+        pid = owners.get(entry["inode"])
+        entry["pid"] = pid
+        entry["process"], entry["unit"] = _describe(pid, proc)
+    return sockets
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+def _wildcard(address: str) -> bool:
+    return address in ("0.0.0.0", "::")
+
+
+def allowed(entry: dict, rule: dict) -> bool:
+    """A rule ``{address, port, proto}`` (address "" or omitted: any) or ``{unit}`` (any socket of that unit)."""
+    if rule.get("unit"):
+        return entry.get("unit") == rule["unit"]
+    if int(rule.get("port", -1)) != entry["port"] or rule.get("proto", "tcp") != entry["proto"]:
+        return False
+    address = str(rule.get("address") or "")
+    if not address:
+        return True
+    if address == entry["address"]:
+        return True
+    # A service told to bind the wildcard may hold one socket per family (0.0.0.0 and ::).
+    return _wildcard(address) and _wildcard(entry["address"])
+
+
+def violations(sockets: list[dict], rules: list[dict]) -> list[dict]:
+    """Sockets reachable from the network (not loopback-only) that no rule allows."""
+    return [
+        entry for entry in sockets
+        if not is_loopback(entry["address"]) and not any(allowed(entry, rule) for rule in rules)
+    ]
+
+
+def describe(entry: dict) -> str:
+    address = f"[{entry['address']}]" if ":" in entry["address"] else entry["address"]
+    owner = entry.get("unit") or entry.get("process") or "unknown owner"
+    return f"{entry['proto']} {address}:{entry['port']} ({owner}, pid {entry.get('pid')})"
