@@ -1,10 +1,11 @@
 """Lookup ``qwen3.deploy.input_errors``: every problem with a role's inputs, before anything changes.
 
-    lookup('qwen3.deploy.input_errors', role_path, profile=llm)            # one role (its tasks/validate.yml)
-    lookup('qwen3.deploy.input_errors', roles_dir ~ '/vllm_service', ...)   # any role, from anywhere (preflight)
+    lookup('qwen3.deploy.input_errors', role_path, profile=llm)     # one role (its tasks/validate.yml)
+    lookup('qwen3.deploy.input_errors', roles_dir, all_roles=true, profile=llm)  # every role under a directory
 
-Each term is a role directory. Values come from the play's variables, else from the role's
-``defaults/main.yml`` (templated like Ansible would), and are checked by ``module_utils/inputs.check_role``
+Each term is a role directory (or, with all_roles, a directory of roles). Values come from the play's variables,
+else from the role's ``defaults/main.yml`` (templated like Ansible would; a default that needs a fact published
+later, such as qwen3_engine, is checked when its role runs), and are checked by ``module_utils/inputs.check_role``
 against ``meta/argument_specs.yml`` and ``module_utils/input_rules/<role>.py``. Returns one flat list of
 messages, each naming its variable; secrets are never in them.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleLookupError
+from ansible.errors import AnsibleLookupError, AnsibleUndefinedVariable
 from ansible.plugins.lookup import LookupBase
 from ansible.template import trust_as_template
 
@@ -30,7 +31,23 @@ options:
   profile:
     description: the resolved profile (fact llm), for rules that depend on it
     type: dict
+  all_roles:
+    description: each term is a directory holding roles; check every role in it that has an argument spec
+    type: bool
+    default: false
 """
+
+
+def _plain(value):
+    """Ansible 2.19 hands tagged containers and scalars; the checks work on plain Python values."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
 
 
 def _trusted(value):
@@ -49,7 +66,15 @@ class LookupModule(LookupBase):
         variables = variables or {}
         profile = kwargs.get("profile")
         errors: list[str] = []
-        for role_dir in terms:
+        role_dirs = list(terms)
+        if kwargs.get("all_roles"):
+            role_dirs = [
+                os.path.join(parent, name)
+                for parent in terms
+                for name in sorted(os.listdir(parent))
+                if os.path.isfile(os.path.join(parent, name, "meta", "argument_specs.yml"))
+            ]
+        for role_dir in role_dirs:
             role = os.path.basename(os.path.normpath(str(role_dir)))
             spec_file = os.path.join(role_dir, "meta", "argument_specs.yml")
             if not os.path.isfile(spec_file):
@@ -66,6 +91,9 @@ class LookupModule(LookupBase):
                     raw = _trusted(defaults[name])
                 else:
                     continue
-                values[name] = self._templar.template(raw)
-            errors += inputs.check_role(role, dict(options), values, profile)
+                try:
+                    values[name] = _plain(self._templar.template(raw))
+                except AnsibleUndefinedVariable:
+                    continue
+            errors += inputs.check_role(role, _plain(options), values, _plain(profile))
         return [errors]

@@ -50,12 +50,16 @@ def check_role(role: str, options: dict, values: dict, profile: dict | None = No
             for name, option in options.items()}
     result = ArgumentSpecValidator(spec).validate(dict(values))
     secrets = _secrets(options, values)
-    errors = [_mask(f"{role}: {error}", secrets) for error in result.errors]
-    converted = result.validated_parameters
+    errors = []
+    for error in result.errors:
+        text = str(error)
+        name = next((n for n in options if f"'{n}'" in text or f" {n} " in f" {text} "), role)
+        errors.append(_mask(f"{name}: {text}", secrets))
+    converted = {name: result.validated_parameters.get(name) for name in values}
     bad = {name for name in options if any(f"'{name}'" in str(e) or f" {name} " in f" {e} " for e in result.errors)}
     rules, checks = rules_for(role)
     for name in options:
-        if name in bad or name not in converted:
+        if name in bad or name not in values:
             continue
         checker = rules.get(name)
         if checker is None:

@@ -26,10 +26,10 @@ def _time_limit(value, values, profile):
     message = c.int_range(10, 86400)(value, values, profile)
     if message:
         return message
-    needed = (values.get("verify_requests") or 0) + (values.get("verify_warmup") or 0)
-    if isinstance(values.get("verify_request_timeout"), int) and value < values["verify_request_timeout"]:
-        return f"{value} s is less than one request may take (verify_request_timeout {values['verify_request_timeout']} s)"
-    return None if needed else "nothing to measure"
+    per_request = values.get("verify_request_timeout")
+    if isinstance(per_request, int) and not isinstance(per_request, bool) and value < per_request:
+        return f"{value} s is less than one request may take (verify_request_timeout {per_request} s)"
+    return None
 
 
 def _run_id(value, _values, _profile):
