@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from support.paths import CATALOG_FILE
 
 
 def pytest_collection_modifyitems(config, items):
@@ -39,7 +40,7 @@ def hostvars(host):
 def llm(hostvars):
     """The profile the inventory asks for, resolved exactly as role llm_profile does."""
     overrides = _plain(hostvars.get("llm_profile_overrides"), {})
-    return profiles.resolve(profiles.load_catalog(), hostvars.get("llm_profile"), overrides)
+    return profiles.resolve(profiles.load_catalog(CATALOG_FILE), hostvars.get("llm_profile"), overrides)
 
 
 @pytest.fixture(scope="module")

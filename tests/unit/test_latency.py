@@ -8,14 +8,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import requests
-from ansible_collections.qwen3.deploy.plugins.module_utils import latency as L
-from ansible_collections.qwen3.deploy.plugins.module_utils import report
+from ansible_collections.qwen3.deploy.plugins.module_utils import verify_thresholds
+from qwen3_hosttools.latency import kinds, runner, stats, streams, transport
+from ansible_collections.qwen3.deploy.plugins.module_utils import verify_report as report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 
 
 def replay(name, kind, message_id=None):
-    return L.replay(kind, L.load_fixture(FIXTURES / name), message_id)
+    return streams.replay(kind, streams.load_fixture(FIXTURES / name), message_id)
 
 
 # --- SSE (vLLM / Open WebUI passthrough) ---------------------------------------------------
@@ -111,13 +112,13 @@ def test_whitespace_content_counts_as_a_token():
     # a tiny random model answers "\n" forever at temperature 0: that is content, not "no content"
     rows = [{"t": 0.01, "chunk": 'data: {"choices":[{"delta":{"content":"\\n"}}]}\n\n'},
             {"t": 0.02, "chunk": "data: [DONE]\n\n"}]
-    r = L.replay("vllm", rows)
+    r = streams.replay("vllm", rows)
     assert r.ok and r.ttft_ms == 10.0 and r.text == "\n"
 
 
 def test_ndjson_cut_inside_last_line():
     rows = [{"t": 0.01, "chunk": '{"message":{"content":"a"},"done":false}\n'}, {"t": 0.02, "chunk": '{"mess'}]
-    r = L.replay("ollama", rows)
+    r = streams.replay("ollama", rows)
     assert r.error_kind == "cut_off" and r.ttft_ms == 10.0
 
 
@@ -138,8 +139,8 @@ def test_socketio_batched_deltas():
 
 
 def test_socketio_other_messages_ignored():
-    rows = L.load_fixture(FIXTURES / "webui_socketio_chunked.jsonl")
-    r = L.replay("webui-socket", rows, "no-such-message")
+    rows = streams.load_fixture(FIXTURES / "webui_socketio_chunked.jsonl")
+    r = streams.replay("webui-socket", rows, "no-such-message")
     assert not r.ok and r.error_kind == "cut_off"
 
 
@@ -211,11 +212,11 @@ class FakeSession:
 
 def test_measure_http_with_fake_clock_matches_replay():
     clock = FakeClock()
-    rows = L.load_fixture(FIXTURES / "vllm_sse_basic.jsonl")[1:]
+    rows = streams.load_fixture(FIXTURES / "vllm_sse_basic.jsonl")[1:]
     session = FakeSession(rows, clock)
-    target = L.Target("vllm", "http://127.0.0.1:8000/", "qwen3", "sk-test")
+    target = transport.Target("vllm", "http://127.0.0.1:8000/", "qwen3", "sk-test")
     rec = []
-    r = L.measure_http(session, target, 0, prompt="hi", max_tokens=8, timeout_s=30, clock=clock, record=rec)
+    r = transport.measure_http(session, target, 0, prompt="hi", max_tokens=8, timeout_s=30, clock=clock, record=rec)
     assert r.ttft_ms == 50.0 and r.ttfc_ms == 20.0 and r.itl_ms == [10.0, 20.0, 10.0] and r.total_ms == 95.0
     url, kw = session.calls[0]
     assert url == "http://127.0.0.1:8000/v1/chat/completions"
@@ -224,40 +225,46 @@ def test_measure_http_with_fake_clock_matches_replay():
     assert [row["t"] for row in rec] == [row["t"] for row in rows]  # recorded relative to the send time
 
 
-def test_ollama_request_disables_thinking():
-    path, body = L.request_body(L.Target("ollama", "http://x", "qwen3:14b"), "hi", 8)
-    assert path == "/api/chat" and body["think"] is False and body["stream"] is True
+def test_ollama_request_leaves_think_out_like_clients_do():
+    """Verification asks as Open WebUI and curl do (no `think`): a model that still thinks is caught as a leak."""
+    path, body = transport.request_body(transport.Target("ollama", "http://x", "qwen3:14b"), "hi", 8)
+    assert path == "/api/chat" and "think" not in body and body["stream"] is True
+
+
+def test_router_requests_go_to_the_openai_path():
+    path, _ = transport.request_body(transport.Target("openai", "http://router:8080", "qwen3"), "hi", 8)
+    assert path == "/v1/chat/completions"
 
 
 def test_connection_error_is_a_result_not_a_crash():
     session = FakeSession(exc=requests.exceptions.ConnectionError("refused"))
-    r = L.measure_http(session, L.Target("vllm", "http://127.0.0.1:9", "m"), 0, prompt="x", max_tokens=1,
+    r = transport.measure_http(session, transport.Target("vllm", "http://127.0.0.1:9", "m"), 0, prompt="x", max_tokens=1,
                        timeout_s=1, clock=FakeClock())
     assert not r.ok and r.error_kind == "connection"
-    r = L.measure_http(FakeSession(exc=requests.exceptions.ReadTimeout("slow")), L.Target("vllm", "http://h", "m"),
+    r = transport.measure_http(FakeSession(exc=requests.exceptions.ReadTimeout("slow")), transport.Target("vllm", "http://h", "m"),
                        0, prompt="x", max_tokens=1, timeout_s=1, clock=FakeClock())
     assert r.error_kind == "read_timeout"
 
 
 def test_http_error_status_is_recorded():
-    r = L.measure_http(FakeSession([], FakeClock(), status=401), L.Target("vllm", "http://h", "m"), 0,
+    r = transport.measure_http(FakeSession([], FakeClock(), status=401), transport.Target("vllm", "http://h", "m"), 0,
                        prompt="x", max_tokens=1, timeout_s=1, clock=FakeClock())
     assert r.status == 401 and r.error_kind == "http_401"
 
 
 def test_unreachable_target_is_reported_by_name():
-    out = L.run_target(L.Target("vllm", "http://127.0.0.1:8000", "m"), n=3, warmup=1, prompt="x", max_tokens=1,
+    out = runner.run_target(transport.Target("vllm", "http://127.0.0.1:8000", "m"), n=3, warmup=1, prompt="x", max_tokens=1,
                        timeout_s=1, deadline=1e9, session=FakeSession(exc=requests.exceptions.ConnectionError("x")))
     assert out["unreachable"].startswith("engine (vLLM) not reachable at http://127.0.0.1:8000")
-    s = L.summarize([out])["targets"]["vllm"]
+    s = stats.summarize([out])["targets"]["vllm"]
     assert s["error_rate"] == 1.0 and s["skipped"] == 3
 
 
 def test_run_is_bounded_by_time_limit():
     clock = FakeClock()
-    rows = L.load_fixture(FIXTURES / "vllm_sse_basic.jsonl")[1:]
+    rows = streams.load_fixture(FIXTURES / "vllm_sse_basic.jsonl")[1:]
     # each request advances the fake clock 0.095 s; a 0.25 s budget allows warm-up + 2 measured
-    out = L.run_target(L.Target("vllm", "http://h", "m"), n=50, warmup=1, prompt="x", max_tokens=1, timeout_s=5,
+    out = runner.run_target(transport.Target("vllm", "http://h", "m"), n=50, warmup=1, prompt="x", max_tokens=1, timeout_s=5,
                        deadline=clock() + 0.25, session=FakeSession(rows, clock), clock=clock)
     assert len(out["warmup_results"]) == 1 and out["warmup_results"][0]["index"] == -1
     assert len(out["results"]) == 2 and out["skipped"] == 48
@@ -267,15 +274,15 @@ def test_run_is_bounded_by_time_limit():
 
 
 def test_percentile_linear_interpolation():
-    assert L.percentile([1, 2, 3, 4], 50) == 2.5
-    assert L.percentile([10, 20], 95) == 19.5
-    assert L.percentile([], 50) is None
-    assert L.describe([3.0, 1.0, 2.0]) == {"n": 3, "p50": 2.0, "p95": 2.9, "max": 3.0, "min": 1.0, "mean": 2.0}
+    assert stats.percentile([1, 2, 3, 4], 50) == 2.5
+    assert stats.percentile([10, 20], 95) == 19.5
+    assert stats.percentile([], 50) is None
+    assert stats.describe([3.0, 1.0, 2.0]) == {"n": 3, "p50": 2.0, "p95": 2.9, "max": 3.0, "min": 1.0, "mean": 2.0}
 
 
 def _run(name, kind, rows_file, n=3, message_id=None):
-    results = [asdict(L.replay(kind, L.load_fixture(FIXTURES / rows_file), message_id)) for _ in range(n)]
-    return {"target": name, "kind": kind, "title": L.KIND_TITLES[kind], "url": "http://127.0.0.1",
+    results = [asdict(streams.replay(kind, streams.load_fixture(FIXTURES / rows_file), message_id)) for _ in range(n)]
+    return {"target": name, "kind": kind, "title": kinds.KIND_TITLES[kind], "url": "http://127.0.0.1",
             "model": "qwen3", "requested": n, "results": results, "skipped": 0, "unreachable": None}
 
 
@@ -284,7 +291,7 @@ def summary():
     runs = [_run("vllm", "vllm", "vllm_sse_basic.jsonl"),
             _run("webui-socket", "webui-socket", "webui_socketio_chunked.jsonl", message_id="m-1"),
             _run("webui", "webui", "webui_sse_think_tags.jsonl")]
-    return L.summarize(runs)
+    return stats.summarize(runs)
 
 
 def test_summary_and_webui_overhead(summary):
@@ -297,13 +304,13 @@ def test_summary_and_webui_overhead(summary):
 def test_thresholds_all_met(summary):
     ok = {"ttft_p95_ms": 60, "webui_overhead_p50_ms": 80, "min_decode_tokens_per_s": 50, "max_error_rate": 0,
           "max_tokens_per_event": 3, "thinking_allowed": True}
-    assert L.check_thresholds(summary, ok) == []
+    assert verify_thresholds.check_thresholds(summary, ok) == []
 
 
 def test_threshold_failures_table(summary):
     limits = {"ttft_p95_ms": 40, "webui_overhead_p50_ms": 20, "min_decode_tokens_per_s": 150,
               "max_tokens_per_event": 2, "thinking_allowed": False, "max_error_rate": 0, "ttft_p59_ms": 1}
-    fails = L.check_thresholds(summary, limits)
+    fails = verify_thresholds.check_thresholds(summary, limits)
     got = {(f.metric, f.target): (f.value, f.limit) for f in fails}
     assert got[("ttft_p95_ms", "vllm")] == (50.0, 40)
     assert got[("webui_overhead_p50_ms", "webui-socket")] == (40.0, 20)
@@ -312,7 +319,7 @@ def test_threshold_failures_table(summary):
     assert got[("thinking_leaks", "webui")] == (3, 0)
     assert got[("ttft_p59_ms", "-")][0] == "unknown threshold"
     assert ("max_error_rate", "vllm") not in got
-    table = L.failure_table(fails)
+    table = verify_thresholds.failure_table(fails)
     lines = table.splitlines()
     assert lines[0].split()[:5] == ["metric", "target", "measured", "limit", "note"]
     assert any(line.split()[:4] == ["ttft_p95_ms", "vllm", "50.0", "40"] for line in lines)
@@ -323,15 +330,15 @@ def test_tokens_per_event_estimated_from_chars_when_path_reports_no_usage():
     sock = _run("webui-socket", "webui-socket", "webui_socketio_chunked.jsonl", message_id="m-1")
     for r in sock["results"]:
         r["tokens_source"] = "events"
-    s = L.summarize([engine, sock])["targets"]["webui-socket"]
+    s = stats.summarize([engine, sock])["targets"]["webui-socket"]
     assert s["tokens_source"] == ["chars / 4.2 chars per engine token"]
     assert s["stats"]["tokens_per_event"]["p50"] == pytest.approx(12.0 / 4.2, abs=1e-3)
 
 
 def test_threshold_not_measured_fails():
-    out = L.run_target(L.Target("vllm", "http://127.0.0.1:8000", "m"), n=2, warmup=0, prompt="x", max_tokens=1,
+    out = runner.run_target(transport.Target("vllm", "http://127.0.0.1:8000", "m"), n=2, warmup=0, prompt="x", max_tokens=1,
                        timeout_s=1, deadline=1e9, session=FakeSession(exc=requests.exceptions.ConnectionError("x")))
-    fails = L.check_thresholds(L.summarize([out]), {"ttft_p95_ms": 500, "max_error_rate": 0.1})
+    fails = verify_thresholds.check_thresholds(stats.summarize([out]), {"ttft_p95_ms": 500, "max_error_rate": 0.1})
     assert [(f.metric, f.value) for f in fails] == [("ttft_p95_ms", "not measured"), ("max_error_rate", 1.0)]
     assert "not reachable" in fails[1].note
 
@@ -342,7 +349,7 @@ def test_threshold_not_measured_fails():
 def _doc(summary_runs):
     return {"tool": "qwen3-latency", "started_at": "2026-11-21T15:00:00Z", "duration_s": 1.0, "host": "h1",
             "settings": {"n": 3, "warmup": 1, "max_tokens": 8, "timeout_s": 5, "time_limit_s": 60, "prompt": "x"},
-            "runs": summary_runs, "summary": L.summarize(summary_runs)}
+            "runs": summary_runs, "summary": stats.summarize(summary_runs)}
 
 
 def test_reports_written(tmp_path):
@@ -361,22 +368,29 @@ def test_reports_written(tmp_path):
     assert saved["failures"][0]["metric"] == "ttft_p95_ms"
 
 
-def test_report_cli_exit_codes(tmp_path, capsys):
-    runs = [_run("vllm", "vllm", "vllm_sse_basic.jsonl")]
-    src = tmp_path / "in.json"
-    src.write_text(json.dumps(_doc(runs)))
-    assert L.main(["report", str(src), "--out-dir", str(tmp_path / "a" / "h1"), "--no-plot",
-                   "--thresholds", '{"ttft_p95_ms": 10}']) == 1
-    assert "ttft_p95_ms" in capsys.readouterr().out
-    assert L.main(["report", str(src), "--out-dir", str(tmp_path / "b" / "h1"), "--no-plot",
-                   "--thresholds", '{"ttft_p95_ms": 100}']) == 0
+def test_host_tool_reads_secrets_from_files_not_argv(tmp_path):
+    """The API key and the WebUI account come from files the roles write 0600; argv holds only their paths."""
+    from qwen3_hosttools.latency import cli
+
+    key = tmp_path / "vllm.env"
+    key.write_text("# role: vllm_service\nVLLM_API_KEY='k3y-value'\n")
+    assert cli.read_secret(key, "VLLM_API_KEY") == "k3y-value"
+    raw = tmp_path / "raw"
+    raw.write_text("plain-key\n")
+    assert cli.read_secret(raw) == "plain-key"
+    creds = tmp_path / "admin.json"
+    creds.write_text(json.dumps({"email": "a@b.c", "password": "pw"}))
+    assert cli.webui_credentials(creds) == ("a@b.c", "pw")
+    args = cli.build_parser().parse_args(["measure", "--model", "m", "--target", "vllm=http://x",
+                                          "--api-key-file", str(key)])
+    assert "k3y-value" not in " ".join(str(v) for v in vars(args).values())
 
 
-def test_tool_is_standalone():
-    """The role copies latency.py alone to the host: it must not import the package."""
-    text = (Path(L.__file__)).read_text()
-    assert "from ansible_collections.qwen3.deploy.plugins.module_utils import report  # noqa" in text  # only inside the controller-only branch
-    assert "import qwen3_deploy" not in text.replace("from ansible_collections.qwen3.deploy.plugins.module_utils import report", "")
+def test_host_tools_need_only_their_own_package():
+    """The zipapp holds qwen3_hosttools alone: no module of it imports the controller's collection."""
+    root = Path(runner.__file__).resolve().parents[1]
+    for path in root.rglob("*.py"):
+        assert "ansible_collections" not in path.read_text(), path
     assert sys.version_info >= (3, 9)
 
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import latency as L
+from ansible_collections.qwen3.deploy.plugins.module_utils import verify_thresholds
+from qwen3_hosttools.latency import kinds, runner, stats, streams, transport
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "streams"))
-from fake_server import FakeScript, FakeStreamServer
+from support.fake_stream_server import FakeScript, FakeStreamServer
 
 
 @pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "close-delimited"])
@@ -19,7 +19,7 @@ from fake_server import FakeScript, FakeStreamServer
 def test_live_stream_matches_server_timing(kind, chunked):
     script = FakeScript(ttft_s=0.03, itl_s=0.004, tokens=8, chunked=chunked)
     with FakeStreamServer(script) as srv:
-        doc = L.run([L.Target(kind, srv.url, "m", "k")], n=3, warmup=1, prompt="x", max_tokens=8,
+        doc = runner.run([transport.Target(kind, srv.url, "m", "k")], n=3, warmup=1, prompt="x", max_tokens=8,
                     timeout_s=5, time_limit_s=30)
     t = doc["summary"]["targets"][kind]
     assert t["ok"] == 3 and t["errors"] == {}
@@ -33,10 +33,10 @@ def test_live_stream_matches_server_timing(kind, chunked):
 
 def test_live_cut_off_and_reasoning():
     with FakeStreamServer(FakeScript(tokens=6, cut_after=3, itl_s=0.001, ttft_s=0.001)) as srv:
-        doc = L.run([L.Target("vllm", srv.url, "m")], n=2, warmup=0, prompt="x", max_tokens=8,
+        doc = runner.run([transport.Target("vllm", srv.url, "m")], n=2, warmup=0, prompt="x", max_tokens=8,
                     timeout_s=5, time_limit_s=30)
     assert doc["summary"]["targets"]["vllm"]["errors"] == {"cut_off": 2}
     with FakeStreamServer(FakeScript(tokens=3, reasoning="hmm", keepalive=True, ttft_s=0.001)) as srv:
-        doc = L.run([L.Target("ollama", srv.url, "m")], n=1, warmup=0, prompt="x", max_tokens=8,
+        doc = runner.run([transport.Target("ollama", srv.url, "m")], n=1, warmup=0, prompt="x", max_tokens=8,
                     timeout_s=5, time_limit_s=30)
     assert doc["summary"]["targets"]["ollama"]["thinking_sources"] == ["message.thinking"]

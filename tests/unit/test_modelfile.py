@@ -2,12 +2,13 @@
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile, profile as profiles
+from support.paths import CATALOG_FILE
 
 PROFILES = ("ollama-q8_0", "ollama-q4", "ollama-demo")
 
 
 def rendered(name):
-    llm = profiles.resolve(profiles.load_catalog(), name, {})
+    llm = profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, {})
     return modelfile.render(llm["model"]["tag"], llm["ollama"]["parameters"], header="managed\nrole: ollama_service")
 
 
@@ -15,7 +16,7 @@ def rendered(name):
 def test_rendered_profile_modelfiles_are_accepted(name):
     text = rendered(name)
     assert modelfile.check(text) == []
-    llm = profiles.resolve(profiles.load_catalog(), name, {})
+    llm = profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, {})
     commands = modelfile.parse(text)
     assert [c.args for c in commands if c.name == "from"] == [llm["model"]["tag"]]
     params = modelfile.parameters_of(text)

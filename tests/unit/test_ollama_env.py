@@ -2,11 +2,12 @@
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env, profile as profiles
+from support.paths import CATALOG_FILE
 
 
 @pytest.mark.parametrize("name", ["ollama-q8_0", "ollama-q4", "ollama-demo"])
 def test_catalog_profiles_are_valid(name):
-    llm = profiles.resolve(profiles.load_catalog(), name, {})
+    llm = profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, {})
     assert ollama_env.check({}, llm["ollama"]["env"]) == []
 
 

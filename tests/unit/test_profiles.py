@@ -2,8 +2,9 @@
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from support.paths import CATALOG_FILE
 
-CATALOG = profiles.load_catalog()
+CATALOG = profiles.load_catalog(CATALOG_FILE)
 NEEDS_OPERATOR_PIN = {"vllm-gptq-int4"}
 REQUIRED = {"cpu-demo", "vllm-fp8", "vllm-awq", "vllm-gptq-int4", "vllm-1.7b-fp8", "ollama-q8_0", "ollama-q4"}
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles, vllm_args
-from ansible_collections.qwen3.deploy.plugins.module_utils.vllm_args import VllmArgsError, build_argv, build_env, systemd_exec, systemd_quote
+from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import exec_line as systemd_exec
+from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import quote as systemd_quote
+from ansible_collections.qwen3.deploy.plugins.module_utils.vllm_args import VllmArgsError, build_argv, build_env
+from support.paths import CATALOG_FILE
 
 HELP = Path(__file__).resolve().parents[1] / "fixtures" / "vllm-0.32.0-serve-help.txt"
 VENV = "/opt/qwen3-deploy/vllm"
@@ -28,7 +31,7 @@ def help_flags():
 
 
 def resolved(name, overrides=None):
-    return profiles.resolve(profiles.load_catalog(), name, overrides)
+    return profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, overrides)
 
 
 def render(name, overrides=None, **options):
@@ -131,7 +134,7 @@ def test_every_rendered_flag_exists_in_the_pinned_help(name, overrides):
 
 
 def test_every_catalog_vllm_profile_renders_known_flags():
-    catalog = profiles.load_catalog()
+    catalog = profiles.load_catalog(CATALOG_FILE)
     known = help_flags()
     for name, entry in catalog.items():
         if entry["engine"] != "vllm":

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, profile as profiles, vram
+from support.paths import CATALOG_FILE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
 H100_MIB = 81559  # NVIDIA H100 80GB HBM3, memory.total as nvidia-smi reports it
@@ -41,7 +42,7 @@ def gpus(case: str) -> dict:
 
 @pytest.fixture(scope="module")
 def catalog():
-    return profiles.load_catalog()
+    return profiles.load_catalog(CATALOG_FILE)
 
 
 def test_kv_per_token_for_qwen3_14b_is_160_kib():

@@ -199,6 +199,13 @@ def pip_specs(value, _values, _profile):
     return f"not pip requirement specifiers: {bad}" if bad else None
 
 
+def one_of(*choices: str) -> Checker:
+    def check(value, _values, _profile):
+        return None if value in choices else f"{value!r} is not one of {', '.join(choices)}"
+
+    return check
+
+
 def each(checker: Checker, *, kind: str = "item") -> Checker:
     def check(value, values, profile):
         if not isinstance(value, list):

@@ -28,6 +28,8 @@ MODEL_SOURCES = ("hf", "prestaged", "ollama")
 QUANTIZATIONS = ("none", "fp8", "awq", "gptq", "q8_0", "q4_k_m")
 VLLM_FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+OLLAMA_TAG = re.compile(r"[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9._-]+)?")
 SERVED_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 # Fields whose value is a free-form mapping: overrides may add keys below them.
@@ -110,6 +112,8 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
         return _where(field, overrides, name)
 
     p = profile
+    if not isinstance(p["description"], str) or "\n" in p["description"]:
+        raise ProfileError(f"{at('description')}: must be one line of text")
     _choice(p["engine"], ENGINES, at("engine"))
     _choice(p["accelerator"], ACCELERATORS, at("accelerator"))
     source = _choice(p["model"]["source"], MODEL_SOURCES, at("model.source"))
@@ -119,16 +123,24 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
             f"{at('model.source')}: {source!r} does not fit engine {p['engine']!r} "
             "(ollama engine pulls ollama tags; vllm engine uses hf or prestaged weights)"
         )
-    if source == "hf":
-        if not re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", str(p["model"]["repo_id"] or "")):
-            raise ProfileError(f"{at('model.repo_id')}: required when model.source is hf, as owner/name")
-        if not COMMIT_SHA.fullmatch(str(p["model"]["revision"] or "")):
+    model = p["model"]
+    if (source == "hf" or model["repo_id"]) and not REPO_ID.fullmatch(str(model["repo_id"] or "")):
+        raise ProfileError(f"{at('model.repo_id')}: required when model.source is hf, as owner/name")
+    if source == "hf" or model["revision"]:
+        if not COMMIT_SHA.fullmatch(str(model["revision"] or "")):
             raise ProfileError(
                 f"{at('model.revision')}: pin the 40-character commit SHA of {p['model']['repo_id']} you reviewed "
                 f"(got {p['model']['revision']!r}; a branch such as main moves under you)"
             )
-    if source == "ollama" and not str(p["model"]["tag"] or "").strip():
-        raise ProfileError(f"{at('model.tag')}: required when model.source is ollama")
+    if (source == "ollama" or model["tag"]) and not OLLAMA_TAG.fullmatch(str(model["tag"] or "")):
+        raise ProfileError(f"{at('model.tag')}: required when model.source is ollama, as name[:tag] without spaces")
+    patterns = model["allow_patterns"]
+    if not isinstance(patterns, list) or not all(isinstance(x, str) and x and "\n" not in x for x in patterns):
+        raise ProfileError(f"{at('model.allow_patterns')}: must be a list of glob patterns, e.g. ['*.safetensors']")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(p["vllm"]["package"])):
+        raise ProfileError(f"{at('vllm.package')}: {p['vllm']['package']!r} is not a package name")
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+){1,3}([a-z0-9.+-]*)?", str(p["vllm"]["version"])):
+        raise ProfileError(f"{at('vllm.version')}: {p['vllm']['version']!r} is not a release version like 0.32.0")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", str(p["model"]["name"])):
         raise ProfileError(f"{at('model.name')}: {p['model']['name']!r} must be a plain directory/model name")
     if not SERVED_NAME.fullmatch(str(p["served_model_name"])):
@@ -145,6 +157,8 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
     if p["max_model_len"] <= 0:
         raise ProfileError(f"{at('max_model_len')}: must be > 0, got {p['max_model_len']}")
     limit = _number(p["model"]["max_position_embeddings"], at("model.max_position_embeddings"), integer=True)
+    if limit < 16:
+        raise ProfileError(f"{at('model.max_position_embeddings')}: must be >= 16, got {limit}")
     p["model"]["max_position_embeddings"] = limit
     if p["max_model_len"] > limit:
         raise ProfileError(

@@ -70,7 +70,7 @@ RULES = {
     "verify_time_limit": _time_limit,
     "verify_thresholds": _thresholds,
     "verify_webui_enabled": c.ok,
-    "verify_webui_paths": c.ok,
+    "verify_webui_paths": c.each(c.one_of("webui", "webui-socket"), kind="path name"),
     "verify_webui_params": c.mapping_of_scalars,
     "verify_report_dir": c.abs_path,
     "verify_run_id": _run_id,

@@ -1,0 +1,238 @@
+"""Every inventory value is checked before any host changes: one bad value per variable, each refused with a
+message that names it. The table's keys must be every option of every role's argument spec plus every field
+llm_profile_overrides can set, so a new variable cannot be forgotten."""
+
+from __future__ import annotations
+
+import pytest
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from support import inputs_harness as h
+
+# variable -> (bad value, text the error must contain). The variable's name must be in the message too.
+ROLE_BAD_VALUES = {
+    # host_base
+    "host_base_ca_certificates": (["relative/ca.crt"], "absolute path"),
+    "host_base_pip_index_url": ("pypi.internal/simple", "URL"),
+    "host_base_pip_extra_index_urls": (["ftp://x/simple"], "URL"),
+    "host_base_pip_find_links": (["wheels dir"], "URL"),
+    "host_base_pip_trusted_hosts": (["bad host name"], "host name"),
+    "host_base_proxy_env": ({"LD_PRELOAD": "/x.so"}, "only proxy variables"),
+    "host_base_packages": (["vim", "two words"], "whitespace"),
+    # host_tools
+    "host_tools_dir": ("opt/tools", "absolute path"),
+    "host_tools_python": ("python3", "absolute path"),
+    "host_tools_pip_packages": (["requests; rm -rf /"], "pip requirement"),
+    # llm_profile
+    "llm_profile": ("cpu demo", "whitespace"),
+    "llm_profile_overrides": ([1], "dict"),
+    # model_weights
+    "model_weights_dir": ("models", "absolute path"),
+    "model_weights_owner": ("Root User", "system user"),
+    "model_weights_group": ("", "system user"),
+    "model_weights_hf_token": ("hf_abc\nxyz", "newlines"),
+    "model_weights_hf_endpoint": ("hf-mirror.internal", "URL"),
+    "model_weights_min_free_gib": (-1, ">= 0"),
+    "model_weights_retries": (-3, "0..100"),
+    "model_weights_retry_delay": (0, "1..3600"),
+    "model_weights_max_workers": (0, "1..64"),
+    "model_weights_download_timeout": (5, "60.."),
+    "model_weights_poll_interval": (0, "1..3600"),
+    "model_weights_log": ("model-weights.log", "absolute path"),
+    "model_weights_prestaged_src": ("/nonexistent/tiny-qwen3", "does not exist"),
+    "model_weights_prestaged_remote_src": ("var/lib/x", "absolute path"),
+    "model_weights_prestaged_strip_components": (-1, "0..10"),
+    # vllm_service
+    "vllm_service_host": ("127.0.0.1 --api-key x", "not an IP address"),
+    "vllm_service_port": (0, "1..65535"),
+    "vllm_service_api_key": ("", "must be set"),
+    "vllm_service_enable_thinking": ("maybe", "bool"),
+    "vllm_service_extra_args": ({"port": 9000}, "--port is set from vllm_service_port"),
+    "vllm_service_extra_env": ({"VLLM_API_KEY": "x"}, "secrets go through"),
+    "vllm_service_models_dir": ("models", "absolute path"),
+    "vllm_service_venv": ("/opt/my venv", "absolute path"),
+    "vllm_service_python": ("python3", "absolute path"),
+    "vllm_service_cpu_preinstall": (["torch 2.13"], "pip requirement"),
+    "vllm_service_cpu_remove": (["torch vision"], "whitespace"),
+    "vllm_service_pip_extra_args": ("--index-url x\n--y", "one line"),
+    "vllm_service_user": ("vLLM", "system user"),
+    "vllm_service_group": ("1group", "system user"),
+    "vllm_service_user_groups": (["video", "Render Group"], "system user"),
+    "vllm_service_state_dir": ("state", "absolute path"),
+    "vllm_service_unit_name": ("qwen3-vllm", "name.service"),
+    "vllm_service_restart_sec": (0, "1..600"),
+    "vllm_service_timeout_start_sec": (1, "10.."),
+    "vllm_service_health_timeout": (1, "10.."),
+    "vllm_service_min_shm_mib": (-1, "0.."),
+    "vllm_service_journal_lines": (0, "1..2000"),
+    "vllm_service_unit_overrides": ({"ExecStartPre": "/bin/x\n/bin/y"}, "newline"),
+    "vllm_service_rollback": ("sometimes", "bool"),
+    # ollama_service
+    "ollama_service_version": ("latest", "release version"),
+    "ollama_service_release_base_url": ("github.com/ollama", "URL"),
+    "ollama_service_archive_url": ("ollama.tar.zst", "URL"),
+    "ollama_service_archive_src": ("/nonexistent/ollama.tar.zst", "not a file"),
+    "ollama_service_archive_sha256": ("abc", "sha256"),
+    "ollama_service_host": ("127.0.0.1", "HOST:PORT"),
+    "ollama_service_models_dir": ("models", "absolute path"),
+    "ollama_service_env": ({"OLLAMA_NUM_PARALLEL": "4"}, "derived from llm_profile_overrides.max_num_seqs"),
+    "ollama_service_groups": (["GPU users"], "system user"),
+    "ollama_service_pull_retries": (0, "1..100"),
+    "ollama_service_pull_stall_timeout": (1, "10.."),
+    "ollama_service_start_timeout": (0, "5..3600"),
+    "ollama_service_modelfile_dir": ("ollama", "absolute path"),
+    "ollama_service_install_dir": ("opt/ollama", "absolute path"),
+    "ollama_service_rollback": ("perhaps", "bool"),
+    # open_webui
+    "open_webui_enabled": ("yes please", "bool"),
+    "open_webui_install_mode": ("snap", "one of"),
+    "open_webui_version": ("main", "release version"),
+    "open_webui_torch_version": ("latest", "release version"),
+    "open_webui_pip_extra_args": ("-q\n--pre", "one line"),
+    "open_webui_image": ("Open WebUI:latest", "image reference"),
+    "open_webui_container_name": ("my webui", "whitespace"),
+    "open_webui_volume": ("data volume", "whitespace"),
+    "open_webui_host": ("127.0.0.1 --port 1", "not an IP address"),
+    "open_webui_port": (70000, "1..65535"),
+    "open_webui_backend_kind": ("tgi", "one of"),
+    "open_webui_backend_url": ("127.0.0.1:8000", "URL"),
+    "open_webui_openai_api_key": ("key with 'quote'", "quotes"),
+    "open_webui_stream_chunk_size": (0, "1..4096"),
+    "open_webui_enable_signup": ("open", "bool"),
+    "open_webui_background_tasks": ("some", "bool"),
+    "open_webui_builtin_tools": ("all", "bool"),
+    "open_webui_enable_api_keys": ("if needed", "bool"),
+    "open_webui_secret_key": ("x" * 44, "Fernet"),
+    "open_webui_admin_email": ("admin", "e-mail"),
+    "open_webui_admin_password": ("short", "at least 8"),
+    "open_webui_admin_name": ("Admin\nRoot", "one line"),
+    "open_webui_enforce_model_params": ("always", "bool"),
+    "open_webui_extra_env": ({"BAD NAME": "1"}, "environment variable name"),
+    "open_webui_health_timeout": (1, "10..3600"),
+    "open_webui_rollback": ("later", "bool"),
+    "open_webui_backups_keep": (0, "1..100"),
+    # verify
+    "verify_requests": (0, "1..10000"),
+    "verify_warmup": (-1, "0..100"),
+    "verify_max_tokens": (0, "1.."),
+    "verify_prompt": ("", "must be set"),
+    "verify_request_timeout": (0, "1..3600"),
+    "verify_time_limit": (5, "10..86400"),
+    "verify_thresholds": ({"ttft_p95_ms": -5}, "must be a number >= 0"),
+    "verify_webui_enabled": ("sometimes", "bool"),
+    "verify_webui_paths": (["browser-extension"], "one or more of"),
+    "verify_webui_params": ({"nested": {"a": 1}}, "one-line scalar"),
+    "verify_report_dir": ("reports", "absolute path"),
+    "verify_run_id": ("run one/../../etc", "directory name"),
+    "verify_fail_on_threshold": ("depends", "bool"),
+    "verify_listeners_check": ("sure", "bool"),
+    "verify_allowed_listeners": ([{"address": "0.0.0.0", "port": 99999}], "1..65535"),
+    # preflight
+    "preflight_validate_role_inputs": ("yes sir", "bool"),
+    "preflight_roles_dir": ("roles", "absolute path"),
+    "preflight_gpu_checks_enabled": ("nope", "bool"),
+    "preflight_min_cuda_version": ("twelve", "CUDA version"),
+    "preflight_nvidia_smi_command": ("nvidia-smi -q", "whitespace"),
+    "preflight_vram_overhead_gib": ("lots", "GiB as a number"),
+    "preflight_kv_cache_policy": ("some", "one of"),
+    "preflight_disk_check_enabled": ("never", "bool"),
+    "preflight_models_dir": ("models", "absolute path"),
+    # service_release (set by the roles that call it)
+    "service_release_unit": ("qwen3 vllm", "name.service"),
+    "service_release_files": (["relative/file"], "absolute path"),
+    "service_release_health_url": ("localhost:8000/health", "URL"),
+    "service_release_health_timeout": (0, "1..86400"),
+    "service_release_state_dir": ("releases", "absolute path"),
+    "service_release_rollback": ("maybe", "bool"),
+    "service_release_reason": (["not", "text"], "must be text"),
+    "service_release_journal": ("one line", "list of text lines"),
+    "service_release_only_pending": ("pending", "bool"),
+    "service_release_fail": ("loudly", "bool"),
+}
+
+# llm_profile_overrides field -> (bad value, text the error must contain)
+PROFILE_BAD_VALUES = {
+    "description": ("two\nlines", "one line"),
+    "engine": ("tgi", "is not one of"),
+    "accelerator": ("tpu", "is not one of"),
+    "model.source": ("s3", "is not one of"),
+    "model.name": ("../etc", "plain directory"),
+    "model.repo_id": ("not a repo", "as owner/name"),
+    "model.revision": ("main", "pin the 40-character"),
+    "model.allow_patterns": ("*.safetensors", "list of glob patterns"),
+    "model.tag": ("qwen3 14b", "without spaces"),
+    "model.max_position_embeddings": (0, "must be >= 16"),
+    "quantization": ("int3", "is not one of"),
+    "force_quantization": ("yes", "true or false"),
+    "served_model_name": ("qwen 3", "not a valid model name"),
+    "max_model_len": (100000, "more than the model supports"),
+    "max_num_seqs": (0, "must be >= 1"),
+    "tensor_parallel_size": (2, "tensor_parallel_size 1 only"),
+    "gpu_memory_utilization": (1.5, "must be in (0, 1]"),
+    "vram.weights_gib": (-1, "must be > 0"),
+    "vram.num_layers": (0, "must be >= 1"),
+    "vram.num_kv_heads": (0, "must be >= 1"),
+    "vram.head_dim": (0, "must be >= 1"),
+    "vram.kv_cache_dtype_bytes": (0, "must be > 0"),
+    "min_compute_capability": ("ampere", "must be a number"),
+    "disk_gib": (-5, "must be >= 0"),
+    "vllm.package": ("vllm cpu", "package name"),
+    "vllm.version": ("latest", "release version"),
+    "vllm.args": ({"max-model-len": 10}, "is set from llm.max_model_len"),
+    "vllm.env": ({"lower": "x"}, "UPPER_CASE"),
+    "ollama.env": ({"OLLAMA_CONTEXT_LENGTH": "4096"}, "derived from max_model_len"),
+    "ollama.parameters": ({"num_ctx": 4096}, "derived from max_model_len"),
+    "thresholds.ttft_p95_ms": (-1, "must be >= 0"),
+    "thresholds.webui_overhead_p50_ms": ("fast", "must be a number"),
+    "thresholds.min_decode_tokens_per_s": (-2, "must be >= 0"),
+    "thresholds.max_tokens_per_event": (0, "must be >= 1"),
+    "thresholds.thinking_allowed": ("no", "true or false"),
+    "thresholds.max_error_rate": (2, "must be in [0, 1]"),
+}
+
+
+def _nested(path: str, value) -> dict:
+    out: dict = value
+    for part in reversed(path.split(".")):
+        out = {part: out}
+    return out
+
+
+def test_the_table_covers_every_variable_and_every_profile_field():
+    options = {name for role in h.all_roles() for name in h.spec_options(role)}
+    assert set(ROLE_BAD_VALUES) == options, f"table vs specs: {set(ROLE_BAD_VALUES) ^ options}"
+    fields = set(h.override_fields())
+    assert set(PROFILE_BAD_VALUES) == fields, f"table vs profile fields: {set(PROFILE_BAD_VALUES) ^ fields}"
+
+
+def test_the_demo_inventory_has_no_bad_value():
+    for role in h.all_roles():
+        assert h.errors(role) == [], role
+
+
+@pytest.mark.parametrize(("name", "case"), sorted(ROLE_BAD_VALUES.items()))
+def test_bad_role_value_is_refused_naming_the_variable(name, case):
+    bad, expected = case
+    role = next(role for role in h.all_roles() if name in h.spec_options(role))
+    profile = "ollama-demo" if role == "ollama_service" else "cpu-demo"
+    errors = h.errors(role, {name: bad}, profile)
+    mine = [e for e in errors if e.startswith(name + ":")]
+    assert mine, f"{name}={bad!r} was accepted; all errors: {errors}"
+    assert any(expected in e for e in mine), mine
+
+
+@pytest.mark.parametrize(("field", "case"), sorted(PROFILE_BAD_VALUES.items()))
+def test_bad_profile_override_is_refused_naming_the_field(field, case):
+    bad, expected = case
+    name = "ollama-demo" if field.startswith("ollama.") or field == "model.tag" else "cpu-demo"
+    result = profiles.resolve_result(h.CATALOG, name, _nested(field, bad))
+    assert result["errors"], f"llm_profile_overrides.{field}={bad!r} was accepted"
+    message = result["errors"][0]
+    assert f"llm_profile_overrides.{field}" in message and expected in message, message
+
+
+def test_secrets_never_appear_in_messages():
+    secret = "sup3r'secret-value"
+    errors = h.errors("vllm_service", {"vllm_service_api_key": secret})
+    assert errors and all(secret not in e for e in errors)
+    errors = h.errors("open_webui", {"open_webui_admin_password": 12345678901234567890})
+    assert all("12345678901234567890" not in e for e in errors)
