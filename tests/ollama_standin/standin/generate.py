@@ -65,9 +65,19 @@ def filter_think_tags(m: rules.Model, msgs: list[dict]) -> list[dict]:
     return out
 
 
+def chat_template_kwargs(think) -> dict | None:
+    """llm/llama_server.go llamaServerChatTemplateKwargs."""
+    if think is None:
+        return None
+    kwargs: dict = {"enable_thinking": rules.think_bool(think)}
+    if isinstance(think, str) and think:
+        kwargs["reasoning_effort"] = think
+    return kwargs
+
+
 def native_prompt(msgs: list[dict], think) -> str:
     """STAND-IN for llama-server applying a Qwen3 GGUF chat template (see module docstring)."""
-    kwargs = None if think is None else {"enable_thinking": rules.think_bool(think)}
+    kwargs = chat_template_kwargs(think)
     text = "".join(f"<|im_start|>{x.get('role')}\n{x.get('content', '')}<|im_end|>\n" for x in msgs)
     text += "<|im_start|>assistant\n"
     if kwargs is not None and kwargs["enable_thinking"] is False:
