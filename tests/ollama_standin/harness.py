@@ -16,7 +16,7 @@ from .standin import modelfile_parser, server, store
 def running_server():
     """Yield the base URL of a stand-in server on an ephemeral 127.0.0.1 port."""
     srv = server.Server(("127.0.0.1", 0))
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{srv.server_address[1]}"

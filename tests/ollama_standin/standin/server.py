@@ -346,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
             _, raw, eval_count = generate.fake_output(prompt, n)
             thinking, content = generate.split(m, route, think, prompt, raw)
             if stream:
-                self.start_stream()
+                self.start_stream(getattr(self, "stream_ctype", "application/x-ndjson"))
             time.sleep(ttft)
             t_first = time.monotonic_ns()
             chunks = [("thinking", p) for p in generate.pieces(thinking)] + [
@@ -487,6 +487,7 @@ class Handler(BaseHTTPRequestHandler):
         name = req.get("model") or ""
         created = int(time.time())
         ident = f"chatcmpl-standin-{created}"
+        self.stream_ctype = "text/event-stream"
         stream = bool(req.get("stream"))
         try:
             body = {
