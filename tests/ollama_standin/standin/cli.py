@@ -16,13 +16,14 @@ from pathlib import Path
 
 from . import VERSION
 from .modelfile_parser import ModelfileError, create_request
-from .server import Server
 from .store import STANDIN_NOTE, client_base, env_host, models_dir
 
 USAGE = "usage: ollama serve | --version | create NAME -f FILE | list | pull NAME | ps | rm NAME | show NAME"
 
 
 def serve() -> int:
+    from .server import Server  # the client commands do not need the server's modules
+
     _scheme, host, port = env_host()
     server = Server((host, port))
     models_dir().mkdir(parents=True, exist_ok=True)
