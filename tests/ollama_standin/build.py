@@ -4,9 +4,9 @@
     tests/ollama_standin/build.py OUT_DIR [--version 0.34.4] [--arch amd64]
 
 writes OUT_DIR/ollama-linux-<arch>.tar.zst (needs the zstd CLI) and OUT_DIR/ollama-linux-<arch>.tgz, each with
-    bin/ollama                          the stand-in script (#!/usr/bin/env python3), VERSION set
+    bin/ollama                          the stand-in script (#!/usr/bin/env python3)
     lib/ollama/README-STANDIN           says what this is
-    lib/ollama/standin_modelfile.py     the project's Modelfile checker, used by `ollama create`
+    lib/ollama/standin/*.py             the stand-in's package (ports of upstream Ollama's rules), VERSION set
 and prints one line per archive: "<sha256>  <path>". The archives are reproducible (fixed mtimes, owners, order),
 so the same inputs give the same checksum.
 """
@@ -24,7 +24,6 @@ import tarfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 MTIME = 1_700_000_000
 README = """STAND-IN FOR OLLAMA -- NOT THE REAL OLLAMA
 
@@ -36,22 +35,24 @@ Never deploy it to serve users.
 
 
 def members(version: str) -> list[tuple[str, bytes, int]]:
-    script = (HERE / "ollama").read_text()
-    script, count = re.subn(r'^VERSION = "[^"]*"', f'VERSION = "{version}"', script, count=1, flags=re.M)
-    if count != 1:
-        raise SystemExit("build.py: VERSION line not found in the stand-in")
-    checker = (REPO / "scripts" / "qwen3_deploy" / "modelfile.py").read_text()
-    return [
-        ("bin/ollama", script.encode(), 0o755),
+    out = [
+        ("bin/ollama", (HERE / "ollama").read_bytes(), 0o755),
         ("lib/ollama/README-STANDIN", README.encode(), 0o644),
-        ("lib/ollama/standin_modelfile.py", checker.encode(), 0o644),
     ]
+    for path in sorted((HERE / "standin").glob("*.py")):
+        text = path.read_text()
+        if path.name == "__init__.py":
+            text, count = re.subn(r'^VERSION = "[^"]*"', f'VERSION = "{version}"', text, count=1, flags=re.M)
+            if count != 1:
+                raise SystemExit("build.py: VERSION line not found in standin/__init__.py")
+        out.append((f"lib/ollama/standin/{path.name}", text.encode(), 0o644))
+    return out
 
 
 def tar_bytes(version: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for d in ("bin", "lib", "lib/ollama"):
+        for d in ("bin", "lib", "lib/ollama", "lib/ollama/standin"):
             info = tarfile.TarInfo(d)
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, MTIME
             tar.addfile(info)

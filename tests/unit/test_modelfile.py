@@ -1,14 +1,21 @@
-"""Modelfile checker (written from Ollama's documented grammar) and the non-thinking renderer."""
+"""Modelfile checker (written from Ollama's documented grammar) and the non-thinking renderer.
+
+How the rendered model behaves under Ollama's rules (no thinking for any client) is tested against the Ollama
+stand-in in test_ollama_standin_nothink.py."""
+
+from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile, profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 from support.paths import CATALOG_FILE
 
 PROFILES = ("ollama-q8_0", "ollama-q4", "ollama-demo")
+CATALOG = CATALOG_FILE
 
 
 def rendered(name):
-    llm = profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, {})
+    llm = profiles.resolve(profiles.load_catalog(CATALOG), name, {})
     return modelfile.render(llm["model"]["tag"], llm["ollama"]["parameters"], header="managed\nrole: ollama_service")
 
 
@@ -16,7 +23,7 @@ def rendered(name):
 def test_rendered_profile_modelfiles_are_accepted(name):
     text = rendered(name)
     assert modelfile.check(text) == []
-    llm = profiles.resolve(profiles.load_catalog(CATALOG_FILE), name, {})
+    llm = profiles.resolve(profiles.load_catalog(CATALOG), name, {})
     commands = modelfile.parse(text)
     assert [c.args for c in commands if c.name == "from"] == [llm["model"]["tag"]]
     params = modelfile.parameters_of(text)
@@ -27,15 +34,26 @@ def test_rendered_profile_modelfiles_are_accepted(name):
     assert params["min_p"] == ["0"]
     assert params["num_ctx"] == [str(llm["max_model_len"])]
     assert params["stop"] == ["<|im_start|>", "<|im_end|>"]
+    assert [c.args for c in commands if c.name == "parser"] == ["qwen3"]
     assert "enable_thinking" not in text
 
 
-def test_template_round_trips_and_prefills_an_empty_think_block():
+def test_template_round_trips_and_always_prefills_an_empty_think_block():
     text = rendered("ollama-q8_0")
     (template,) = [c.args for c in modelfile.parse(text) if c.name == "template"]
     assert template == modelfile.QWEN3_NOTHINK_TEMPLATE
-    assert "{{ if not (and $.IsThinkSet $.Think) }}<think>\n\n</think>\n\n{{ end }}" in template
-    assert text.startswith("# managed\n# role: ollama_service\nFROM qwen3:14b-q8_0\n")
+    # unconditional: no .IsThinkSet/.Think condition around the prefill, and no .Thinking anywhere (Ollama infers
+    # the thinking capability from .Thinking inside `range .Messages`)
+    assert template.endswith(
+        '{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant\n<think>\n\n</think>\n\n{{ end }}\n{{- end }}'
+    )
+    assert ".Thinking" not in template and ".Think" not in template and ".IsThinkSet" not in template
+    assert text.startswith("# managed\n# role: ollama_service\nFROM qwen3:14b-q8_0\nTEMPLATE ")
+    assert '</think>\n\n{{ end }}\n{{- end }}"""\nPARSER qwen3\n' in text
+
+
+def test_render_without_parser():
+    assert "PARSER" not in modelfile.render("qwen3:14b", {}, parser=None)
 
 
 def test_enable_thinking_parameter_is_rejected():

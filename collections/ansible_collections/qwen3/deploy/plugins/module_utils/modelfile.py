@@ -10,9 +10,21 @@ The checker follows Ollama's documented Modelfile format and its parser (``parse
   ``unknown parameter``) and the value must parse as that option's type (int, float, bool, string list);
 - ``MESSAGE <role> <text>`` with role system, user or assistant; ``REQUIRES`` takes a semantic version.
 
-There is NO ``enable_thinking`` parameter: thinking is switched per request (``think: false``) or by the
-TEMPLATE. The variant rendered here pre-fills an empty ``<think>\\n\\n</think>\\n\\n`` block, which is what
-Qwen3's own chat template does for ``enable_thinking=False``.
+There is NO ``enable_thinking`` parameter. The variant rendered here is non-thinking for every client, under
+Ollama's own rules (ollama/ollama v0.33.0-rc2, the newest source available to this project; we pin 0.34.4):
+
+- its TEMPLATE never references ``.Thinking``, so ``thinking.InferTags`` finds no tags and the model does not get
+  the ``thinking`` capability (server/images.go goTemplateCapabilities); without the capability a request that
+  omits ``think`` stays unset instead of becoming ``think: true`` (server/routes.go ChatHandler/GenerateHandler),
+  and a request that asks for thinking (``think: true``/a level, or ``reasoning_effort`` on /v1) gets HTTP 400
+  ``"<model>" does not support thinking``;
+- the generation prompt always ends with the empty ``<think>\n\n</think>\n\n`` block, which is what Qwen3's own
+  chat template does for ``enable_thinking=False``, so the model answers at once;
+- ``PARSER qwen3`` (no thinking support, Qwen3 tool-call parsing) keeps Ollama >= 0.30 from preferring the GGUF's
+  own chat template, which has more capabilities (thinking) and would replace our TEMPLATE
+  (server/images.go GetModel/shouldPreferChatTemplate need an empty parser), and overrides any parser the base
+  model might carry into the variant (server/create.go inherits renderer/parser when the Modelfile gives none).
+  The resulting capabilities are ``completion`` and ``tools``.
 """
 
 from __future__ import annotations
@@ -75,14 +87,10 @@ _INT = re.compile(r"^[+-]?[0-9]+$")
 _SEMVER = re.compile(r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$")
 _FLOAT = re.compile(r"^[+-]?(inf|infinity|nan|([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)$", re.IGNORECASE)
 
-# Qwen3 ChatML for Ollama's Go templates, with tools. Differences from a thinking template:
-# the generation prompt pre-fills an empty think block unless the request set `think: true`
-# (`.IsThinkSet` and `.Think`), so the model answers at once; a request may still opt in to thinking.
-QWEN3_NOTHINK_TEMPLATE = """{{- $lastUserIdx := -1 -}}
-{{- range $idx, $msg := .Messages -}}
-{{- if eq $msg.Role "user" }}{{ $lastUserIdx = $idx }}{{ end -}}
-{{- end }}
-{{- if or .System .Tools }}<|im_start|>system
+# Qwen3 ChatML for Ollama's Go templates, with tools, for the non-thinking variant: no ``.Thinking`` anywhere (past
+# assistant turns render content and tool calls only, as Qwen3's template does for turns before the last query) and
+# the generation prompt always pre-fills the empty think block, whatever the request's ``think`` says.
+QWEN3_NOTHINK_TEMPLATE = """{{- if or .System .Tools }}<|im_start|>system
 {{ if .System }}{{ .System }}
 
 {{ end }}
@@ -109,9 +117,6 @@ For each function call, return a json object with function name and arguments wi
 {{- if eq .Role "user" }}<|im_start|>user
 {{ .Content }}<|im_end|>
 {{ else if eq .Role "assistant" }}<|im_start|>assistant
-{{ if (and $.IsThinkSet $.Think .Thinking (or $last (gt $i $lastUserIdx))) -}}
-<think>{{ .Thinking }}</think>
-{{ end -}}
 {{ if .Content }}{{ .Content }}{{ end }}
 {{- if .ToolCalls }}
 {{- range .ToolCalls }}
@@ -127,13 +132,14 @@ For each function call, return a json object with function name and arguments wi
 </tool_response><|im_end|>
 {{ end }}
 {{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
-{{ if not (and $.IsThinkSet $.Think) }}<think>
+<think>
 
 </think>
 
 {{ end }}
-{{- end }}
 {{- end }}"""
+# Ollama's built-in parser for Qwen3 without thinking support (model/parsers/parsers.go ParserForName "qwen3").
+QWEN3_PARSER = "qwen3"
 
 # Qwen3's end-of-turn markers; set explicitly so the variant does not depend on what the base tag carries.
 QWEN3_STOP = ("<|im_start|>", "<|im_end|>")
@@ -284,12 +290,14 @@ def render(
     parameters: dict[str, Any] | None = None,
     *,
     template: str | None = QWEN3_NOTHINK_TEMPLATE,
+    parser: str | None = QWEN3_PARSER,
     system: str | None = None,
     stop: tuple[str, ...] | list[str] | None = QWEN3_STOP,
     header: str = "",
 ) -> str:
     """The Modelfile text for `base` (an Ollama tag) with `parameters`; raises ModelfileError if Ollama would not
-    accept it. `header` (comment lines) goes first; `stop` is used when `parameters` has no `stop`."""
+    accept it. `header` (comment lines) goes first; `stop` is used when `parameters` has no `stop`; `parser` is the
+    PARSER line (None: none, so a parser of the base model would be inherited)."""
     if not base or any(ch.isspace() for ch in base):
         raise ModelfileError(f"FROM needs one model tag without spaces, got {base!r}")
     params = dict(parameters or {})
@@ -299,6 +307,8 @@ def render(
     lines.append(f"FROM {base}")
     if template is not None:
         lines.append(f"TEMPLATE {quote(template)}")
+    if parser is not None:
+        lines.append(f"PARSER {quote(parser)}")
     if system is not None:
         lines.append(f"SYSTEM {quote(system)}")
     for name in sorted(params, key=lambda n: (n == "stop", n)):
@@ -311,7 +321,7 @@ def render(
 
 
 def parameters_of(text: str) -> dict[str, list[str]]:
-    """PARAMETER values by name (as strings, in order) of a Modelfile; used by tests and the stand-in."""
+    """PARAMETER values by name (as strings, in order) of a Modelfile."""
     out: dict[str, list[str]] = {}
     for command in parse(text):
         if command.name == "parameter":
