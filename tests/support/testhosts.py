@@ -124,6 +124,9 @@ IMPORT_CHANGES = (
 SYSTEMD_RUN_FLAGS = (
     "--cap-add",
     "SYS_ADMIN",
+    # nftables (role host_firewall) loads rules into the host's own network namespace only; nft needs it.
+    "--cap-add",
+    "NET_ADMIN",
     "--security-opt",
     "seccomp=unconfined",
     "-v",

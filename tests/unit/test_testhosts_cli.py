@@ -227,7 +227,7 @@ def test_run_flags_are_the_verified_ones():
     flags = " ".join(th.SYSTEMD_RUN_FLAGS)
     assert "--privileged" not in flags
     assert flags == (
-        "--cap-add SYS_ADMIN --security-opt seccomp=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw "
+        "--cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw "
         "--tmpfs /run --tmpfs /run/lock --shm-size 1g"
     )
 
