@@ -77,4 +77,11 @@ RULES = {
     "verify_fail_on_threshold": c.ok,
     "verify_listeners_check": c.ok,
     "verify_allowed_listeners": c.each(_listener_rule, kind="rule"),
+    "verify_fleet_concurrency": c.each(c.int_range(1, 1024), kind="concurrency"),
+    "verify_fleet_requests_per_step": c.int_range(1, 100000),
+    "verify_fleet_input_len": c.int_range(1, 1000000),
+    "verify_fleet_output_len": c.int_range(1, 1000000),
+    "verify_fleet_bench_host": c.optional(c.word),
+    "verify_fleet_step_timeout": c.int_range(10, 86400),
+    "verify_fleet_fail_on_errors": c.ok,
 }
