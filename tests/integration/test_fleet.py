@@ -1,0 +1,343 @@
+"""A fleet on this machine: 3 engine hosts (cpu-demo, real vLLM) behind 1 router host (real vllm-router), through
+the real site.yml. One set of hosts for the whole module; the tests run in file order, each on the state the
+previous one left:
+
+1. first converge (engines in parallel, firewall, router, per-engine and fleet verification)
+2. a rolling upgrade that changes every engine's unit, under load through the router: 0 failed requests
+3. a second site.yml run: changed=0, the router's worker list (sampled every second) never shrinks
+4. a rollout where the second host fails to start: it stops there, host rolled back and kept out, 0 failed requests
+5. a router restart while a host is drained (by hand) sends it nothing; undrain brings it back
+6. kill -9 of one engine under load: failures <= its streams in flight, out of the router within 2 intervals + timeout
+7. firewall: from an engine that is not a router, every port of the others fails within 2 s (IPv4, IPv6)
+8. router overhead (scripts/bench-router) and the fleet summary; mixed model names are refused in preflight
+
+Timings and numbers go to reports/fleet-test.json (and the closing note).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from support.fleet_load import Load
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+NETWORK = "fleet-net"
+SUBNET4, SUBNET6 = "172.31.77.0/24", "fd00:f1ee:77::/64"
+KEY = "demo-vllm-key-not-secret"
+MODEL = "qwen3-demo"
+ENGINES = ["fleet-1", "fleet-2", "fleet-3"]
+ROUTER = "fleetr-1"
+RECORD: dict = {}
+
+
+def record(name: str, value) -> None:
+    RECORD[name] = value
+    (REPO / "reports").mkdir(exist_ok=True)
+    (REPO / "reports" / "fleet-test.json").write_text(json.dumps(RECORD, indent=1))
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=120)
+
+
+def sh(host: str, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True,
+                          check=False, timeout=timeout)
+
+
+def addresses(host: str) -> dict:
+    data = json.loads(docker("inspect", host).stdout)[0]["NetworkSettings"]["Networks"]
+    return {"v4": data[NETWORK]["IPAddress"], "v6": data[NETWORK]["GlobalIPv6Address"],
+            "bridge": data["bridge"]["IPAddress"]}
+
+
+@pytest.fixture(scope="module")
+def fleet(testhosts):
+    """The four hosts on an IPv4+IPv6 network, and an inventory dir using inventories/fleet-demo's group_vars."""
+    started = time.monotonic()
+    engines = testhosts("fleet", 3, group="llm_servers")
+    routers = testhosts("fleetr", 1, group="llm_routers")
+    if docker("network", "inspect", NETWORK, check=False).returncode != 0:
+        docker("network", "create", "--ipv6", "--subnet", SUBNET4, "--subnet", SUBNET6, NETWORK)
+    for name in [*ENGINES, ROUTER]:
+        attached = docker("inspect", "-f", "{{json .NetworkSettings.Networks}}", name).stdout
+        if NETWORK not in attached:
+            docker("network", "connect", NETWORK, name)
+    addr = {name: addresses(name) for name in [*ENGINES, ROUTER]}
+    inventory = REPO / ".testhosts" / "inventory-fleet.d"
+    shutil.rmtree(inventory, ignore_errors=True)
+    (inventory / "host_vars").mkdir(parents=True)
+    hosts = {"all": {"children": {
+        "llm_servers": yaml.safe_load(engines.inventory.read_text())["all"]["children"]["llm_servers"],
+        "llm_routers": yaml.safe_load(routers.inventory.read_text())["all"]["children"]["llm_routers"],
+    }}}
+    router_vars = hosts["all"]["children"]["llm_routers"]["hosts"][ROUTER]
+    router_vars["llm_router_host"] = addr[ROUTER]["v4"]
+    router_vars["llm_router_worker_addresses"] = {name: addr[name]["v4"] for name in ENGINES}
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
+    shutil.copytree(REPO / "inventories" / "fleet-demo" / "group_vars", inventory / "group_vars")
+    # The test needs no Open WebUI (other tests cover it; it would cost minutes of CI here).
+    (inventory / "group_vars" / "llm_routers.yml").write_text("---\nopen_webui_enabled: false\n")
+    subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3"),
+                    "--quiet"], check=True, timeout=300)
+    record("hosts_ready_s", round(time.monotonic() - started, 1))
+    yield {"inventory": inventory, "addr": addr, "router_url": f"http://{addr[ROUTER]['v4']}:30000",
+           "engines": engines, "routers": routers}
+    if os.environ.get("KEEP_TESTHOSTS") != "1":
+        engines.destroy()
+        routers.destroy()
+        docker("network", "rm", NETWORK, check=False)
+
+
+def host_vars(fleet, values: dict[str, dict]) -> None:
+    """Per-host inventory values (host_vars/<host>.yml); an empty dict removes the file."""
+    for host, content in values.items():
+        path = fleet["inventory"] / "host_vars" / f"{host}.yml"
+        if content:
+            path.write_text(yaml.safe_dump(content))
+        else:
+            path.unlink(missing_ok=True)
+
+
+def list_workers(fleet) -> list[str]:
+    with socket.create_connection((fleet["addr"][ROUTER]["v4"], 30000), timeout=2):
+        pass
+    out = subprocess.run(["curl", "-s", "--noproxy", "*", "-m", "2", f"{fleet['router_url']}/list_workers"],
+                         capture_output=True, text=True, check=False).stdout
+    return json.loads(out)["urls"]
+
+
+def worker(fleet, host: str) -> str:
+    return f"http://{fleet['addr'][host]['v4']}:8000"
+
+
+def unit_line(host: str) -> str:
+    return sh(host, "grep ^ExecStart= /etc/systemd/system/qwen3-vllm.service").stdout
+
+
+def router_metric(name: str, url: str) -> float:
+    text = sh(ROUTER, "curl -s -m 2 http://127.0.0.1:29000/metrics").stdout
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line.startswith(name + "{") and f'worker="{url}"' in line]
+    return sum(values)
+
+
+def engine_requests(host: str) -> float:
+    text = sh(host, "curl -s -m 2 http://127.0.0.1:8000/metrics").stdout
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:request_success_total{"))
+
+
+def test_first_converge(fleet, run_playbook):
+    started = time.monotonic()
+    result = run_playbook("site.yml", fleet["inventory"], timeout=2400)
+    record("first_converge_s", round(time.monotonic() - started, 1))
+    assert result.rc == 0, result.stdout[-6000:]
+    assert sorted(list_workers(fleet)) == sorted(worker(fleet, h) for h in ENGINES)
+    summary = sorted((REPO / "reports").glob("2*/fleet/fleet-summary.json"))[-1]
+    data = json.loads(summary.read_text())
+    assert [s["concurrency"] for s in data["steps"]] == [1, 4, 16], data
+    assert all(s["failed"] == 0 and s["completed"] for s in data["steps"]), data
+    record("fleet_summary", data)
+    record("fleet_summary_md", (summary.parent / "fleet-summary.md").read_text())
+
+
+def rollout_under_load(fleet, run_playbook, label: str):
+    load = Load(fleet["router_url"], KEY, MODEL, streams=3).start()
+    time.sleep(15)  # the "before" window
+    t0 = time.time()
+    result = run_playbook("site.yml", fleet["inventory"], timeout=2400)
+    t1 = time.time()
+    time.sleep(5)
+    load.stop()
+    numbers = {"rollout_s": round(t1 - t0, 1), "before": load.summary(until=t0),
+               "during": load.summary(since=t0, until=t1), "all": load.summary()}
+    record(label, numbers)
+    return result, numbers
+
+
+def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_playbook):
+    host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": "warning"}} for h in ENGINES})
+    result, numbers = rollout_under_load(fleet, run_playbook, "rollout")
+    assert result.rc == 0, result.stdout[-6000:]
+    assert all("--uvicorn-log-level warning" in unit_line(h) for h in ENGINES)
+    assert numbers["all"]["failed"] == 0, numbers
+    assert numbers["during"]["sent"] > 0 and numbers["before"]["sent"] > 0, numbers
+    assert sorted(list_workers(fleet)) == sorted(worker(fleet, h) for h in ENGINES)
+
+
+def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run_playbook):
+    sizes: list[int] = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                sizes.append(len(list_workers(fleet)))
+            except (OSError, ValueError):
+                sizes.append(-1)
+            stop.wait(1.0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.monotonic()
+    result = run_playbook("site.yml", fleet["inventory"], timeout=1800)
+    stop.set()
+    sampler.join(5)
+    record("second_run", {"seconds": round(time.monotonic() - started, 1), "changed": result.changed(),
+                          "samples": len(sizes), "min_workers": min(sizes)})
+    assert result.rc == 0, result.stdout[-6000:]
+    assert result.changed() == 0, result.stdout[-8000:]
+    assert sizes and min(sizes) == 3, sizes
+
+
+def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
+    before = {h: unit_line(h) for h in ENGINES}
+    host_vars(fleet, {
+        "fleet-1": {"vllm_service_extra_args": {"uvicorn-log-level": "error"}},
+        "fleet-2": {"vllm_service_extra_args": {"uvicorn-log-level": "error", "no-such-flag": True}},
+        "fleet-3": {"vllm_service_extra_args": {"uvicorn-log-level": "error"}},
+    })
+    result, numbers = rollout_under_load(fleet, run_playbook, "failed_rollout")
+    assert result.rc != 0
+    assert "ROLLOUT STOPPED at fleet-2" in result.stdout, result.stdout[-6000:]
+    assert "--uvicorn-log-level error" in unit_line("fleet-1")
+    assert unit_line("fleet-2") == before["fleet-2"], "fleet-2 was not rolled back"
+    assert unit_line("fleet-3") == before["fleet-3"], "the rollout went on after the failed host"
+    assert sh("fleet-2", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health").stdout == "200"
+    assert worker(fleet, "fleet-2") not in list_workers(fleet), "the failed host is back in the router"
+    assert numbers["all"]["failed"] == 0, numbers
+
+
+def test_a_router_restart_during_a_drain_sends_nothing_to_drained_hosts(fleet, run_playbook):
+    load = Load(fleet["router_url"], KEY, MODEL, streams=2).start()
+    drained = run_playbook("playbooks/fleet_drain.yml", fleet["inventory"], extra_vars={"fleet_hosts": "fleet-3"})
+    assert drained.rc == 0, drained.stdout[-4000:]
+    counts = {h: engine_requests(h) for h in ("fleet-2", "fleet-3")}
+    restarted = sh(ROUTER, "systemctl restart qwen3-router && sleep 3 && systemctl is-active qwen3-router")
+    time.sleep(10)
+    routed = list_workers(fleet)
+    after = {h: engine_requests(h) for h in ("fleet-2", "fleet-3")}
+    load.stop()
+    numbers = load.summary()
+    record("router_restart_during_drain", {"routed": routed, "before": counts, "after": after, "load": numbers})
+    assert restarted.stdout.strip().endswith("active"), restarted
+    assert routed == [worker(fleet, "fleet-1")], routed
+    assert after == counts, "a drained host got requests after the router restart"
+    back = run_playbook("playbooks/fleet_undrain.yml", fleet["inventory"], extra_vars={"fleet_hosts": "fleet-3"})
+    assert back.rc == 0, back.stdout[-4000:]
+    assert worker(fleet, "fleet-3") in list_workers(fleet)
+
+
+def test_kill_9_of_an_engine_under_load(fleet):
+    victim = worker(fleet, "fleet-3")
+    load = Load(fleet["router_url"], KEY, MODEL, streams=4, max_tokens=48).start()
+    time.sleep(8)
+    in_flight = router_metric("vllm_router_running_requests", victim)
+    t_kill = time.time()
+    sh("fleet-3", "systemctl kill --signal=KILL --kill-who=main qwen3-vllm")
+    out_at, last_sent_at = None, None
+    processed = router_metric("vllm_router_processed_requests_total", victim)
+    while time.time() - t_kill < 30:
+        health = json.loads(sh(ROUTER, "curl -s -m 2 http://" + fleet["addr"][ROUTER]["v4"] + ":30000/workers").stdout)
+        healthy = {w["url"]: w.get("is_healthy") for w in health.get("workers", [])}
+        now = router_metric("vllm_router_processed_requests_total", victim)
+        if now != processed:
+            processed, last_sent_at = now, time.time()
+        if out_at is None and not healthy.get(victim, False):
+            out_at = time.time()
+        if out_at and time.time() - out_at > 5:
+            break
+        time.sleep(0.2)
+    time.sleep(3)
+    load.stop()
+    numbers = load.summary()
+    limit = 2 * 2 + 1  # two health-check intervals + the check timeout (llm_router defaults)
+    result = {"in_flight_at_kill": in_flight, "out_after_s": round(out_at - t_kill, 2) if out_at else None,
+              "last_request_counted_after_s": round(last_sent_at - t_kill, 2) if last_sent_at else None,
+              "limit_s": limit, "load": numbers}
+    record("kill_9", result)
+    assert out_at is not None and out_at - t_kill <= limit, result
+    assert numbers["failed"] <= max(in_flight, 0), result
+    # Back by itself (systemd restarts vLLM, the router's health check takes it back).
+    deadline = time.time() + 240
+    while victim not in [w for w, ok in _healthy(fleet).items() if ok] and time.time() < deadline:
+        time.sleep(2)
+    record("kill_9_back_after_s", round(time.time() - t_kill, 1))
+
+
+def _healthy(fleet) -> dict:
+    text = sh(ROUTER, f"curl -s -m 2 {fleet['router_url']}/workers").stdout
+    return {w["url"]: bool(w.get("is_healthy")) for w in json.loads(text or "{}").get("workers", [])}
+
+
+def test_firewall_admits_the_api_only_from_the_router(fleet):
+    addr = fleet["addr"]
+    probe = ("import socket,sys,time\n"
+             "for a in sys.argv[1:]:\n"
+             "    h,p=a.rsplit(':',1); h=h.strip('[]'); t=time.time()\n"
+             "    fam=socket.AF_INET6 if ':' in h else socket.AF_INET\n"
+             "    s=socket.socket(fam); s.settimeout(2)\n"
+             "    try:\n"
+             "        s.connect((h,int(p))); r='open'\n"
+             "    except OSError as e:\n"
+             "        r=type(e).__name__\n"
+             "    print(a, r, round(time.time()-t,3))\n")
+    results = {}
+    for target in ("fleet-1", "fleet-3"):
+        ports = sorted({int(m) for m in re.findall(r":(\d+)\s", sh(target, "ss -ltnH").stdout)})
+        assert 8000 in ports
+        wanted = [f"{addr[target]['v4']}:{p}" for p in ports] + [f"[{addr[target]['v6']}]:{p}" for p in ports] \
+            + [f"{addr[target]['bridge']}:{p}" for p in ports]
+        out = sh("fleet-2", "python3 -c " + shlex.quote(probe) + " " + " ".join(wanted)).stdout.splitlines()
+        results[target] = out
+        assert len(out) == len(wanted), out
+        for line in out:
+            _where, outcome, seconds = line.split()
+            assert outcome != "open" and float(seconds) <= 2.0, line
+    from_router = sh(ROUTER, f"curl -s -o /dev/null -w '%{{http_code}}' -m 2 http://{addr['fleet-1']['v4']}:8000/health"
+                             f" && curl -s -o /dev/null -w ' %{{http_code}}' -m 2 -g 'http://[{addr['fleet-1']['v6']}]:8000/health'")
+    assert from_router.stdout == "200 200", from_router
+    # Negative control: without our table the same connect from fleet-2 succeeds.
+    sh("fleet-1", "systemctl stop qwen3-firewall")
+    try:
+        opened = sh("fleet-2", "python3 -c " + shlex.quote(probe) + f" {addr['fleet-1']['v4']}:8000").stdout
+    finally:
+        sh("fleet-1", "systemctl start qwen3-firewall")
+    record("firewall", {"from_fleet_2": results, "without_table": opened.strip()})
+    assert " open " in opened, opened
+    assert "table inet qwen3_deploy" in sh("fleet-1", "nft list tables").stdout
+
+
+def test_router_overhead_benchmark(fleet):
+    out = subprocess.run([str(REPO / "scripts" / "bench-router"), "-i", str(fleet["inventory"]), "--requests", "30",
+                          "--json", str(REPO / "reports" / "bench-router.json")],
+                         capture_output=True, text=True, check=False, timeout=600, cwd=REPO)
+    assert out.returncode == 0, out.stdout + out.stderr
+    record("bench_router", json.loads((REPO / "reports" / "bench-router.json").read_text()))
+    assert "router overhead" in out.stdout
+
+
+def test_mixed_model_names_are_refused_in_preflight(fleet, run_playbook):
+    host_vars(fleet, {"fleet-3": {"llm_profile_overrides": {"served_model_name": "other-model"}}})
+    try:
+        result = run_playbook("site.yml", fleet["inventory"], timeout=600)
+    finally:
+        host_vars(fleet, {"fleet-3": {"vllm_service_extra_args": {"uvicorn-log-level": "error"}}})
+    assert result.rc != 0
+    assert "the engines behind one router must serve the same model name" in result.stdout, result.stdout[-4000:]
+    assert "'other-model' on fleet-3" in result.stdout and "fleet-1, fleet-2" in result.stdout
+    assert result.changed() == 0
