@@ -94,6 +94,9 @@ def fleet(testhosts):
     # The test hosts' sshd is socket-activated (ssh.socket): the listeners check sees pid 1 own port 22.
     with (inventory / "group_vars" / "all.yml").open("a") as handle:
         handle.write('verify_allowed_listeners: [{address: "", port: 22, proto: tcp}]\n')
+        # Four hosts, three vLLM engines and the load share this machine's 2 cores (the profile's 500 ms assumes
+        # one engine per machine): the TTFT limit is raised for this test only; every other threshold stays.
+        handle.write("verify_thresholds: {ttft_p95_ms: 5000}\n")
     subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3"),
                     "--quiet"], check=True, timeout=300)
     record("hosts_ready_s", round(time.monotonic() - started, 1))

@@ -16,7 +16,7 @@ def test_a_drained_worker_is_not_in_the_list_the_router_starts_from(tmp_path):
     state = r.configure(r.empty_state(), [A, B, C])
     state = r.drain(state, B, "rollout")
     assert r.active_workers(state) == [A, C]
-    assert r.env_text(state).splitlines()[-1] == f"QWEN3_ROUTER_WORKERS={A} {C}"
+    assert r.env_text(state).splitlines()[-2:] == [f"QWEN3_ROUTER_WORKERS={A} {C}", "QWEN3_ROUTER_POLICY=power_of_two"]
     files = (str(tmp_path / "workers.json"), str(tmp_path / "workers.env"))
     assert r.save(state, *files) is True
     assert r.save(state, *files) is False  # unchanged: nothing written
@@ -34,7 +34,14 @@ def test_a_manual_drain_is_never_replaced_by_the_rollout():
 def test_configure_keeps_drains_of_workers_still_in_the_inventory():
     state = r.drain(r.drain(r.configure(r.empty_state(), [A, B, C]), B, "manual"), C, "rollout")
     new = r.configure(state, [A, B])
-    assert new == {"workers": [A, B], "drained": {B: "manual"}}
+    assert new == {"workers": [A, B], "drained": {B: "manual"}, "policy": "power_of_two"}
+
+
+def test_power_of_two_starts_as_round_robin_with_one_worker_left():
+    state = r.configure(r.empty_state(), [A, B], "power_of_two")
+    assert r.start_policy(state) == "power_of_two"
+    assert r.start_policy(r.drain(state, A, "manual")) == "round_robin"
+    assert r.start_policy(r.configure(r.drain(state, A, "manual"), [A, B], "cache_aware")) == "cache_aware"
 
 
 def test_a_corrupt_state_file_reads_as_empty(tmp_path):
@@ -42,7 +49,7 @@ def test_a_corrupt_state_file_reads_as_empty(tmp_path):
     path.write_text("{not json")
     assert r.read_state(str(path)) == r.empty_state()
     path.write_text(json.dumps({"workers": [A], "drained": {A: "because"}}))
-    assert r.read_state(str(path)) == {"workers": [A], "drained": {}}  # unknown reasons are dropped
+    assert r.read_state(str(path)) == {"workers": [A], "drained": {}, "policy": "power_of_two"}  # reason dropped
 
 
 ROUTER_METRICS = f"""# HELP vllm_router_running_requests x
@@ -107,8 +114,8 @@ def test_worker_urls_from_facts_and_the_address_mapping():
 def test_the_router_command_line_takes_its_workers_from_the_environment_file():
     line = fleet.router_exec_start("/opt/r", {"host": "10.0.0.5", "port": 30000, "policy": "power_of_two"},
                                    {"log-level": "debug", "disable-retries": True, "queue-size": None})
-    assert line == ("/opt/r/bin/vllm-router --host 10.0.0.5 --port 30000 --policy power_of_two --log-level debug "
-                    "--disable-retries --worker-urls $QWEN3_ROUTER_WORKERS")
+    assert line == ("/opt/r/bin/vllm-router --host 10.0.0.5 --port 30000 --log-level debug --disable-retries "
+                    "--policy ${QWEN3_ROUTER_POLICY} --worker-urls $QWEN3_ROUTER_WORKERS")
     for owned in ("worker-urls", "host", "api-key"):
         with pytest.raises(fleet.FleetError, match=f"--{owned} is set from"):
             fleet.router_argv("/opt/r", {}, {owned: "x"})

@@ -12,12 +12,13 @@ import re
 from ansible_collections.qwen3.deploy.plugins.module_utils import systemd
 
 WORKERS_ENV = "QWEN3_ROUTER_WORKERS"
+POLICY_ENV = "QWEN3_ROUTER_POLICY"
 # Flags the role sets from its own variables: llm_router_extra_args may not set them.
 OWNED_FLAGS = {
     "host": "llm_router_host",
     "port": "llm_router_port",
     "worker-urls": "the inventory (llm_router_worker_group)",
-    "policy": "llm_router_policy",
+    "policy": "llm_router_policy (the unit takes it from its EnvironmentFile)",
     "prometheus-host": "the role (127.0.0.1)",
     "prometheus-port": "llm_router_metrics_port",
     "api-key": "nothing: clients' keys pass through to the engines",
@@ -57,7 +58,7 @@ def workers(hosts: list[str], facts: dict[str, dict], addresses: dict[str, str])
 
 def router_argv(venv: str, args: dict, extra_args: dict) -> list[str]:
     """``vllm-router`` and its flags (without --worker-urls, which the unit takes from its EnvironmentFile)."""
-    merged = dict(args)
+    merged = {k: v for k, v in args.items() if k != "policy"}
     for name, value in (extra_args or {}).items():
         if name in OWNED_FLAGS:
             raise FleetError(f"--{name} is set from {OWNED_FLAGS[name]}, not llm_router_extra_args")
@@ -77,8 +78,10 @@ def router_argv(venv: str, args: dict, extra_args: dict) -> list[str]:
 
 
 def router_exec_start(venv: str, args: dict, extra_args: dict) -> str:
-    """ExecStart=: the flags, then ``--worker-urls $QWEN3_ROUTER_WORKERS`` (systemd splits it into words)."""
-    return systemd.exec_line(router_argv(venv, args, extra_args)) + f" --worker-urls ${WORKERS_ENV}"
+    """ExecStart=: the flags, then the policy and workers from the EnvironmentFile (systemd splits an unquoted
+    ``$VAR`` into words): ``--policy ${QWEN3_ROUTER_POLICY} --worker-urls $QWEN3_ROUTER_WORKERS``."""
+    return (systemd.exec_line(router_argv(venv, args, extra_args))
+            + f" --policy ${{{POLICY_ENV}}} --worker-urls ${WORKERS_ENV}")
 
 
 def split_families(addresses: list[str]) -> dict[str, list[str]]:

@@ -27,6 +27,10 @@ import urllib.parse
 import urllib.request
 
 ENV_NAME = "QWEN3_ROUTER_WORKERS"
+POLICY_ENV = "QWEN3_ROUTER_POLICY"
+# vllm-router refuses to start power_of_two with fewer than 2 workers ("Power-of-two policy requires at least 2
+# workers", measured with 0.1.17): with one engine left in the list it starts round_robin instead.
+FALLBACK_POLICY = {"power_of_two": ("round_robin", 2)}
 REASONS = ("manual", "rollout")
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -40,7 +44,7 @@ class RouterError(Exception):
 
 # --- state ------------------------------------------------------------------------------------------------------
 def empty_state() -> dict:
-    return {"workers": [], "drained": {}}
+    return {"workers": [], "drained": {}, "policy": "power_of_two"}
 
 
 def read_state(path: str) -> dict:
@@ -52,6 +56,7 @@ def read_state(path: str) -> dict:
     state = empty_state()
     state["workers"] = [str(u) for u in data.get("workers", []) if isinstance(u, str)]
     state["drained"] = {str(u): str(r) for u, r in (data.get("drained") or {}).items() if r in REASONS}
+    state["policy"] = str(data.get("policy") or state["policy"])
     return state
 
 
@@ -60,11 +65,17 @@ def active_workers(state: dict) -> list[str]:
     return [url for url in state["workers"] if url not in state["drained"]]
 
 
+def start_policy(state: dict) -> str:
+    """The policy the router can start with: the wanted one, unless too few workers are left for it."""
+    fallback, needs = FALLBACK_POLICY.get(state["policy"], (state["policy"], 0))
+    return fallback if len(active_workers(state)) < needs else state["policy"]
+
+
 def env_text(state: dict) -> str:
     urls = active_workers(state)
     return ("# Written by qwen3-deploy (module qwen3.deploy.router_worker): the inventory's workers minus the\n"
-            "# drained ones; the router starts from this list.\n"
-            f"{ENV_NAME}={' '.join(urls)}\n")
+            "# drained ones; the router starts from this list (and a policy it can start with).\n"
+            f"{ENV_NAME}={' '.join(urls)}\n{POLICY_ENV}={start_policy(state)}\n")
 
 
 def drain(state: dict, url: str, reason: str) -> dict:
@@ -72,17 +83,18 @@ def drain(state: dict, url: str, reason: str) -> dict:
     drained = dict(state["drained"])
     if drained.get(url) != "manual":
         drained[url] = reason
-    return {"workers": list(state["workers"]), "drained": drained}
+    return {**state, "workers": list(state["workers"]), "drained": drained}
 
 
 def undrain(state: dict, url: str) -> dict:
     drained = {u: r for u, r in state["drained"].items() if u != url}
-    return {"workers": list(state["workers"]), "drained": drained}
+    return {**state, "workers": list(state["workers"]), "drained": drained}
 
 
-def configure(state: dict, workers: list[str]) -> dict:
-    """The inventory's workers; drained marks of workers that left the inventory are dropped."""
-    return {"workers": list(workers), "drained": {u: r for u, r in state["drained"].items() if u in workers}}
+def configure(state: dict, workers: list[str], policy: str | None = None) -> dict:
+    """The inventory's workers (and the wanted policy); drained marks of workers that left the inventory are dropped."""
+    return {"workers": list(workers), "drained": {u: r for u, r in state["drained"].items() if u in workers},
+            "policy": policy or state["policy"]}
 
 
 def _write_if_changed(path: str, text: str, mode: int) -> bool:

@@ -28,6 +28,12 @@ options:
   state_file: {description: JSON state file., type: path, required: true}
   env_file: {description: The unit's EnvironmentFile with QWEN3_ROUTER_WORKERS., type: path, required: true}
   workers: {description: The inventory's worker URLs (state=configured)., type: list, elements: str, default: []}
+  policy:
+    description:
+      - The wanted routing policy (state=configured), kept in the state file. The unit starts with it, unless too
+        few workers are left for it (power_of_two needs 2; then round_robin until the next start).
+    type: str
+    default: ""
   worker: {description: One worker URL (state=drained or active)., type: str, default: ""}
   reason: {description: Why it is drained (state=drained); which drains state=active may end., type: str,
            choices: [manual, rollout], default: rollout}
@@ -54,7 +60,7 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import router as r  #
 
 def _configured(module, router, state, running):
     p = module.params
-    new = r.configure(state, p["workers"])
+    new = r.configure(state, p["workers"], p["policy"] or None)
     changed = False
     if running:
         routed = router.list_workers()
@@ -121,6 +127,7 @@ def main() -> None:
             "state_file": {"type": "path", "required": True},
             "env_file": {"type": "path", "required": True},
             "workers": {"type": "list", "elements": "str", "default": []},
+            "policy": {"type": "str", "default": ""},
             "worker": {"type": "str", "default": ""},
             "reason": {"type": "str", "choices": ["manual", "rollout"], "default": "rollout"},
             "drain_timeout": {"type": "int", "default": 120},
