@@ -160,4 +160,4 @@ def test_the_fleet_summary_lists_engines_router_and_steps(tmp_path):
     assert [s["concurrency"] for s in summary["steps"]] == [4, 16]
     assert [s["concurrency"] for s in summary["failed_steps"]] == [16]
     text = (tmp_path / "fleet" / "fleet-summary.md").read_text()
-    assert "| 4 | 32 / 0 | 30.0 | 50.0 |" in text and "| e2 (no results) |" in text
+    assert "| 4 | 32 / 0 | 30.0 | 50.0 |" in text and "| e2 (no results in this run) |" in text

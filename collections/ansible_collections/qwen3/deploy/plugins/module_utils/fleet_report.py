@@ -60,7 +60,8 @@ def markdown(summary: dict) -> str:
            "| path | ok / sent | TTFT p50 ms | TTFT p95 ms | ITL p50 ms | ITL p95 ms |",
            "| --- | --- | --- | --- | --- | --- |"]
     for row in [*summary["engines"], summary["router"]]:
-        label = f"{row['name']} ({row.get('target', 'no results')})"
+        kind = "through the router" if row is summary["router"] else "direct"
+        label = f"{row['name']} ({kind if not row.get('missing') else 'no results in this run'})"
         if row.get("missing"):
             out.append(f"| {label} | - | - | - | - | - |")
             continue
