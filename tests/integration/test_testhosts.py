@@ -15,7 +15,7 @@ from support import testhosts as th
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, str(REPO / "scripts" / "testhosts")]
+CLI = [str(REPO / "scripts" / "testhosts")]
 PREFIX = "th-int"
 
 

@@ -84,13 +84,9 @@ ROLE_BAD_VALUES = {
     "ollama_service_rollback": ("perhaps", "bool"),
     # open_webui
     "open_webui_enabled": ("yes please", "bool"),
-    "open_webui_install_mode": ("snap", "one of"),
     "open_webui_version": ("main", "release version"),
     "open_webui_torch_version": ("latest", "release version"),
     "open_webui_pip_extra_args": ("-q\n--pre", "one line"),
-    "open_webui_image": ("Open WebUI:latest", "image reference"),
-    "open_webui_container_name": ("my webui", "whitespace"),
-    "open_webui_volume": ("data volume", "whitespace"),
     "open_webui_host": ("127.0.0.1 --port 1", "not an IP address"),
     "open_webui_port": (70000, "1..65535"),
     "open_webui_backend_kind": ("tgi", "one of"),

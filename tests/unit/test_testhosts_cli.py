@@ -120,7 +120,7 @@ def test_argparse_errors_exit_2(argv):
 
 def test_entry_point_unknown_command_exits_2():
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "testhosts"), "frobnicate"],
+        [str(REPO / "scripts" / "testhosts"), "frobnicate"],
         capture_output=True,
         text=True,
         check=False,

@@ -18,7 +18,7 @@ CLI = REPO / "scripts" / "make-tiny-model"
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny")
-    subprocess.run([sys.executable, str(CLI), "--out", str(out), "--quiet"], check=True)
+    subprocess.run([str(CLI), "--out", str(out), "--quiet"], check=True)
     return out
 
 
@@ -35,7 +35,7 @@ def read_safetensors_header(path: Path) -> dict:
 
 def test_byte_identical_across_runs(model_dir, tmp_path):
     again = tmp_path / "again"
-    subprocess.run([sys.executable, str(CLI), "--out", str(again), "--quiet"], check=True)
+    subprocess.run([str(CLI), "--out", str(again), "--quiet"], check=True)
     names = sorted(p.name for p in model_dir.iterdir())
     assert names == [
         "config.json",

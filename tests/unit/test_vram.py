@@ -176,7 +176,7 @@ def test_one_sequence_policy_accepts_with_a_warning_for_vllm_only(catalog):
     result = vram.check_host(profile, gpus("h100"), host="gpu1", kv_policy="one_sequence")
     assert result["refusals"] == []
     assert any("10 of max_num_seqs 16" in w for w in result["warnings"])
-    ollama = profiles.resolve(catalog, "ollama-q8_0", {"max_model_len": 262144, "max_num_seqs": 4})
+    ollama = profiles.resolve(catalog, "ollama-q8_0", {"max_model_len": 40960, "max_num_seqs": 32})
     assert vram.check_host(ollama, gpus("h100"), host="gpu1", kv_policy="one_sequence")["refusals"]
     with pytest.raises(vram.VramError, match="preflight_kv_cache_policy"):
         vram.check_host(profile, gpus("h100"), host="gpu1", kv_policy="sometimes")

@@ -47,13 +47,9 @@ def _extra_env(value, values, profile):
 
 RULES = {
     "open_webui_enabled": c.ok,
-    "open_webui_install_mode": c.ok,
     "open_webui_version": c.version,
     "open_webui_torch_version": c.optional(c.version),
     "open_webui_pip_extra_args": c.text_line,
-    "open_webui_image": c.image_ref,
-    "open_webui_container_name": c.all_of(c.word, c.system_name),
-    "open_webui_volume": c.all_of(c.word, c.system_name),
     "open_webui_host": c.bind_address,
     "open_webui_port": c.port,
     "open_webui_backend_kind": c.ok,
