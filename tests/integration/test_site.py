@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from support import host_checks as hc
 from support import ollama_thinking
+from support.paths import tool
 
 pytestmark = pytest.mark.integration
 
@@ -266,11 +267,16 @@ def test_a_release_that_fails_verification_is_rolled_back_and_users_survive(site
     chat = hc.sh(host, "curl -s -H 'Content-Type: application/json' -H 'Authorization: Bearer " + token + "' "
                        "-d '{\"chat\": {\"title\": \"kept across rollbacks\"}}' http://127.0.0.1:8080/api/v1/chats/new").stdout
     chat_id = json.loads(chat)["id"]
+    # As if an older Open WebUI had migrated this data: this run is an upgrade, so the database is copied first.
+    hc.sh(host, "echo 0.12.3 > /var/lib/qwen3-deploy/open-webui/.qwen3-deploy-version")
     result = run_playbook("site.yml", inventory, extra_vars={
         **FAST_VERIFY, "vllm_service_extra_args": {"max-logprobs": 5}, "verify_thresholds": {"ttft_p95_ms": 0.001}})
     assert result.rc != 0
     assert "VERIFICATION FAILED" in result.stdout and "ROLLED BACK qwen3-vllm.service" in result.stdout
+    assert "ROLLED BACK qwen3-open-webui.service" in result.stdout
     assert "ttft_p95_ms" in result.stdout
+    backups = hc.sh(host, "ls /var/lib/qwen3-deploy/open-webui/backups/").stdout.split()
+    assert any(name.startswith("webui-0.12.3-") for name in backups), backups
     assert "--max-logprobs" not in exec_start(host) and exec_start(host) == good
     hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=120)
     token = _signin(host, DEMO_VARS["open_webui_admin_password"])
@@ -344,8 +350,8 @@ def test_ollama_does_not_think_for_clients_that_leave_think_out_and_switching_ba
 
 def test_host_state_suite(site):
     _, inventory = site
-    env = {"PATH": f"{REPO / '.venv' / 'bin'}:/usr/bin:/bin"}
-    proc = subprocess.run([str(REPO / ".venv" / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", "tests/testinfra",
+    env = {"PATH": f"{Path(tool('pytest')).parent}:/usr/bin:/bin"}
+    proc = subprocess.run([tool("pytest"), "-q", "-p", "no:cacheprovider", "tests/testinfra",
                            "--hosts=ansible://llm_servers", f"--ansible-inventory={inventory / 'hosts.yml'}"],
                           cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
@@ -362,7 +368,7 @@ def test_host_keys_are_checked_outside_the_demo_inventory(site, tmp_path, run_pl
         f"      ansible_ssh_private_key_file: {REPO / '.testhosts' / 'ssh' / 'id_ed25519'}\n")
     known = tmp_path / "known_hosts"
     known.write_text("")
-    result = subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "-i", str(tmp_path / "hosts.yml"), "prod-like",
+    result = subprocess.run([tool("ansible"), "-i", str(tmp_path / "hosts.yml"), "prod-like",
                              "-m", "ansible.builtin.ping"], cwd=REPO, capture_output=True, text=True, timeout=120,
                             env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
                                  "ANSIBLE_SSH_ARGS": f"-o ControlMaster=no -o UserKnownHostsFile={known}"}, check=False)

@@ -6,11 +6,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from support import testhosts as th
+from support.paths import tool
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def test_systemd_is_running_on_each_host(pair):
 
 
 def test_ansible_ping_over_ssh(pair):
-    ansible = REPO / ".venv" / "bin" / "ansible"
+    ansible = Path(tool("ansible"))
     proc = subprocess.run(
         [str(ansible), "all", "-i", str(pair.inventory), "-m", "ansible.builtin.ping"],
         cwd=REPO,

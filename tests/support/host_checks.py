@@ -84,7 +84,8 @@ class Watch:
         return self.scans / self.seconds if self.seconds else 0.0
 
 
-def files_containing(host, secrets: list[str], dirs: tuple[str, ...] = FINGERPRINT_DIRS + ("/var/log", "/root", "/tmp")) -> list[str]:
+def files_containing(host, secrets: list[str], dirs: tuple[str, ...] = (*FINGERPRINT_DIRS, "/var/log", "/root", "/tmp")
+                     ) -> list[str]:
     """Files under ``dirs`` holding any secret, as 'mode owner path' lines (grep -F on the host)."""
     patterns = "\n".join(secrets)
     subprocess.run(["docker", "exec", "-i", host.name, "sh", "-c", "umask 077; cat > /root/.qwen3-patterns"],

@@ -191,9 +191,9 @@ def import_cycles(repo: Path) -> list[list[str]]:
         state[node] = "active"
         for nxt in graph[node]:
             if state.get(nxt) == "active":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append([*stack[stack.index(nxt):], nxt])
             elif nxt not in state:
-                visit(nxt, stack + [nxt])
+                visit(nxt, [*stack, nxt])
         state[node] = "done"
 
     sys.setrecursionlimit(10000)
@@ -225,9 +225,8 @@ def _tasks(items):
         if inner is not None:
             for sub in ("block", "rescue", "always"):
                 for child in _tasks(task.get(sub)):
-                    if task.get("no_log") is True:
-                        child = {**child, "no_log": child.get("no_log", True)}
-                    yield child
+                    inherited = {"no_log": child.get("no_log", True)} if task.get("no_log") is True else {}
+                    yield {**child, **inherited}
         else:
             yield task
 

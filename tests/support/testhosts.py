@@ -769,7 +769,9 @@ def run_playbook(
     ``extra_vars`` is passed as one JSON ``-e``; ``args`` are appended (e.g. ``["--check", "--diff"]``,
     ``["--limit", "h-1"]``, ``["--tags", "x"]``). Output is not colored. ``timeout`` bounds the run.
     """
-    binary = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
+    binary = Path(sys.executable).parent / "ansible-playbook"
+    if not binary.exists():
+        binary = REPO_ROOT / ".venv" / "bin" / "ansible-playbook"
     argv = [str(binary if binary.exists() else "ansible-playbook"), "-i", str(inventory), str(playbook)]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]

@@ -10,9 +10,11 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
+from support.paths import tool
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -30,7 +32,7 @@ def walk_from_readme() -> list[str]:
 def test_readme_describes_a_walk_of_at_most_four_files_that_exist():
     files = walk_from_readme()
     assert 2 <= len(files) <= 4, files
-    for path, evidence in zip(files, EVIDENCE):
+    for path, evidence in zip(files, EVIDENCE, strict=False):
         assert evidence in (REPO / path).read_text(), f"{path} does not handle {evidence}"
 
 
@@ -42,7 +44,7 @@ def test_an_inventory_override_reaches_execstart(tmp_path):
         "llm_profile": "cpu-demo",
         "llm_profile_overrides": {"max_model_len": 1536},
         "qwen3_weights": {"models_dir": "/var/lib/qwen3-deploy/models"},
-        "ansible_python_interpreter": str(REPO / ".venv" / "bin" / "python"),
+        "ansible_python_interpreter": sys.executable,
     }))
     (tmp_path / "hosts.yml").write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n")
     unit = tmp_path / "qwen3-vllm.service"
@@ -64,7 +66,7 @@ def test_an_inventory_override_reaches_execstart(tmp_path):
 """)
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0"}
-    proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+    proc = subprocess.run([tool("ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
                            str(play)], cwd=REPO, capture_output=True, text=True, env=env, timeout=180, check=False)
     assert proc.returncode == 0, proc.stdout[-3000:]
     exec_start = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))

@@ -10,7 +10,6 @@ import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import listeners
 from ansible_collections.qwen3.deploy.plugins.modules import release, service_health
 
-
 # --- release -----------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -157,3 +156,10 @@ def test_violations_are_the_reachable_sockets_no_rule_allows():
     wildcard = [{"proto": "tcp", "address": "::", "port": 8000, "unit": "x"}]
     assert listeners.violations(wildcard, [{"address": "0.0.0.0", "port": 8000, "proto": "tcp"}]) == []
     assert "tcp [::]:8000 (x" in listeners.describe(wildcard[0])
+
+
+def test_sockets_systemd_holds_are_named_by_their_socket_unit():
+    """Socket activation (Debian's ssh.socket): PID 1 holds the listener; systemctl list-sockets names the unit."""
+    text = ("[::]:22                      ssh.socket                      ssh.service\n"
+            "/run/initctl                 systemd-initctl.socket          systemd-initctl.service\n")
+    assert listeners.socket_units(text) == {"[::]:22": "ssh.socket"}

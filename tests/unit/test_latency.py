@@ -8,9 +8,9 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import requests
+from ansible_collections.qwen3.deploy.plugins.module_utils import verify_report as report
 from ansible_collections.qwen3.deploy.plugins.module_utils import verify_thresholds
 from qwen3_hosttools.latency import kinds, runner, stats, streams, transport
-from ansible_collections.qwen3.deploy.plugins.module_utils import verify_report as report
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "streams"
 

@@ -4,13 +4,9 @@ These use real sockets and the double's short sleeps (tens of ms); the metric ma
 tested on replayed streams in test_latency.py.
 """
 
-import sys
-from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import verify_thresholds
-from qwen3_hosttools.latency import kinds, runner, stats, streams, transport
-
+from qwen3_hosttools.latency import runner, transport
 from support.fake_stream_server import FakeScript, FakeStreamServer
 
 

@@ -1,7 +1,8 @@
 """OLLAMA_* validation for the ollama.service drop-in."""
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env, profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 from support.paths import CATALOG_FILE
 
 

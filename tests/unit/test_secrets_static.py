@@ -55,7 +55,7 @@ def test_the_watcher_finds_a_key_put_back_on_a_command_line(tmp_path):
     lines = _watch(tmp_path, secret, argv=[sys.executable, "-c", "import time; time.sleep(5)", "--api-key", secret])
     assert any('"where": "cmdline"' in line for line in lines), lines
     assert all(secret not in line for line in lines), "the watcher must not write the secret itself"
-    done = [line for line in lines if '"done"' in line][0]
+    done = next(line for line in lines if '"done"' in line)
     assert '"scans"' in done
 
 

@@ -3,7 +3,6 @@
 import json
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import jinja2

@@ -9,10 +9,11 @@ import shlex
 from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles, vllm_args
-from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import exec_line as systemd_exec
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import vllm_args
 from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import UnitValueError
 from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import environment as systemd_environment
+from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import exec_line as systemd_exec
 from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import quote as systemd_quote
 from ansible_collections.qwen3.deploy.plugins.module_utils.vllm_args import VllmArgsError, build_argv, build_env
 from support.paths import CATALOG_FILE

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, profile as profiles, vram
+from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, vram
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 from support.paths import CATALOG_FILE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"

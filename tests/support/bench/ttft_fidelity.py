@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 import requests
-from qwen3_hosttools.latency import kinds, runner, stats as latency_stats, transport
+from qwen3_hosttools.latency import kinds, runner, transport
+from qwen3_hosttools.latency import stats as latency_stats
 
 
 def stats(values):
@@ -39,7 +40,7 @@ def stats(values):
 
 
 def bench_fake(args) -> dict:
-    from support.fake_stream_server import FakeScript, FakeStreamServer  # test double  # noqa: PLC0415
+    from support.fake_stream_server import FakeScript, FakeStreamServer  # test double
 
     out = {"mode": "fake (FakeStreamServer test double, 127.0.0.1)", "cases": []}
     for kind in ("vllm", "ollama"):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, vram
 
 

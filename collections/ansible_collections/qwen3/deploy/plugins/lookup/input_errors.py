@@ -17,7 +17,6 @@ import os
 from ansible.errors import AnsibleLookupError, AnsibleUndefinedVariable
 from ansible.plugins.lookup import LookupBase
 from ansible.template import trust_as_template
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import inputs
 
 DOCUMENTATION = """

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route, vllm_args
 
 ENGINES = ("vllm", "ollama")

@@ -31,7 +31,7 @@ THRESHOLD_KEYS = {
     "webui_ttft_p95_ms": "each Open WebUI target: p95 TTFT <= limit",
     "webui_overhead_p50_ms": "each Open WebUI target: p50 TTFT minus engine p50 TTFT <= limit",
     "min_decode_tokens_per_s": "engine target: p50 decode tokens/s >= limit",
-    "max_tokens_per_event": "engine, router and Open WebUI API targets: p50 output tokens per content event, rounded, <= limit",
+    "max_tokens_per_event": "engine, router and Open WebUI API: p50 tokens per content event, rounded, <= limit",
     "browser_tokens_per_event": "Open WebUI browser path: p50 tokens per event, rounded, == the deployed chunk size",
     "thinking_allowed": "false: no request on any target may stream reasoning / <think> text",
     "max_error_rate": "every target: failed / attempted requests <= limit",

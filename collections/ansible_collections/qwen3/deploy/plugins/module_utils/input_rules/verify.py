@@ -47,7 +47,9 @@ def _listener_rule(rule, _values, _profile):
     if unknown:
         return f"unknown keys {sorted(unknown)} (use address, port, proto or unit)"
     if "unit" in rule:
-        return c.unit_name(rule["unit"], {}, None)
+        unit = rule["unit"]
+        ok = isinstance(unit, str) and re.match(r"^[A-Za-z0-9:_.@-]+\.(service|socket|scope)$", unit)
+        return None if ok else f"unit must be a systemd service, socket or scope name, got {unit!r}"
     if rule.get("proto", "tcp") not in ("tcp", "udp"):
         return "proto must be tcp or udp"
     if rule.get("address") not in ("", None):
