@@ -32,6 +32,7 @@ def test_pending_promote_and_restore_put_the_good_files_back(live):
     assert run(live, "pending")["changed"] and run(live, "promote")["changed"]
     assert run(live, "status") == {"changed": False, "restored": [], "has_good": True, "has_pending": False,
                                    "live_is_good": True}
+    assert run(live, "pending")["changed"] is False, "the known good release is not pending again"
     with open(unit, "w") as handle:
         handle.write("ExecStart=/bin/true --broken\n")
     os.remove(env)

@@ -117,7 +117,7 @@ def run(params: dict, check_mode: bool) -> dict:
     changed, restored = False, []
     if not check_mode:
         os.makedirs(os.path.dirname(good), mode=0o700, exist_ok=True)
-    if state == "pending" and not matches(pending, files):
+    if state == "pending" and not matches(good, files) and not matches(pending, files):
         changed = True
         if not check_mode:
             save(pending, files)
