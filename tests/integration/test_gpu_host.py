@@ -42,7 +42,9 @@ def bridge_address() -> str:
     """This machine's address on docker's default bridge (where the test hosts' default route points)."""
     out = subprocess.run(
         ["docker", "network", "inspect", "bridge", "-f", "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}}{{end}}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     if out and out[0].count(".") == 3 and "/" not in out[0]:
         return out[0]
@@ -140,8 +142,13 @@ def test_2_installs_pinned_branch_reboots_and_rechecks(host, run_playbook, extra
     assert installed(h, "cuda-keyring") == "1.1-1"
     url, _info = repo_server
     source = run(h, "cat /etc/apt/sources.list.d/cuda-debian12-x86_64.list")
-    assert source == f"deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] {url}/cuda/repos/debian12/x86_64/ /\n"
-    run(h, "test -s /usr/share/keyrings/cuda-archive-keyring.gpg && test -f /etc/apt/preferences.d/cuda-repository-pin-600")
+    assert (
+        source == f"deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] {url}/cuda/repos/debian12/x86_64/ /\n"
+    )
+    run(
+        h,
+        "test -s /usr/share/keyrings/cuda-archive-keyring.gpg && test -f /etc/apt/preferences.d/cuda-repository-pin-600",
+    )
     # the pinned branch installed while the newer one is offered
     assert installed(h, "nvidia-driver-pinning-580") == "580-1"
     for package in ("nvidia-open", "nvidia-driver", "nvidia-kernel-open-dkms", "libcuda1", "nvidia-persistenced"):
@@ -175,8 +182,9 @@ def test_3_second_run_and_check_mode_change_nothing(host, run_playbook, extra_va
     assert again.rc == 0, again.stdout[-3000:]
     assert again.changed(HOST) == 0, again.stdout[-3000:]
     assert "no driver change" in flat(again.stdout)
-    check = run_playbook(PLAYBOOK, host.inventory, {**extra_vars, "gpu_host_reboot_allowed": True},
-                         args=["--check"], timeout=600)
+    check = run_playbook(
+        PLAYBOOK, host.inventory, {**extra_vars, "gpu_host_reboot_allowed": True}, args=["--check"], timeout=600
+    )
     assert check.rc == 0, check.stdout[-3000:]
     assert check.changed(HOST) == 0, check.stdout[-3000:]
 
@@ -189,8 +197,11 @@ def test_4_upgrade_and_full_upgrade_keep_the_branch(host):
     # for real against the NVIDIA and stand-in sources (Debian's own sources left out: their security updates
     # take minutes on a 2-core machine and have nothing to do with the pin)
     only_nvidia = "-o Dir::Etc::SourceList=/dev/null"
-    run(h, f"DEBIAN_FRONTEND=noninteractive apt-get -y {only_nvidia} upgrade"
-           f" && DEBIAN_FRONTEND=noninteractive apt-get -y {only_nvidia} full-upgrade")
+    run(
+        h,
+        f"DEBIAN_FRONTEND=noninteractive apt-get -y {only_nvidia} upgrade"
+        f" && DEBIAN_FRONTEND=noninteractive apt-get -y {only_nvidia} full-upgrade",
+    )
     for package in ("nvidia-open", "nvidia-driver", "nvidia-smi", "nvidia-kernel-open-dkms"):
         assert installed(h, package) == PINNED, package
     # without the pin the same repository would move the host to 590: the pin is what holds it

@@ -43,8 +43,21 @@ REPO_ROOT = HERE.parents[1]
 NVIDIA_CUDA_URL = "https://developer.download.nvidia.com/compute/cuda/repos"
 DISTRO, REPO_ARCH, DEB_ARCH = "debian12", "x86_64", "amd64"
 HEADERS_META = "standin-linux-headers-meta"
-FIELD_ORDER = ("Package", "Version", "Architecture", "Section", "Priority", "Maintainer", "Installed-Size",
-               "Provides", "Depends", "Conflicts", "Breaks", "Replaces", "Description")
+FIELD_ORDER = (
+    "Package",
+    "Version",
+    "Architecture",
+    "Section",
+    "Priority",
+    "Maintainer",
+    "Installed-Size",
+    "Provides",
+    "Depends",
+    "Conflicts",
+    "Breaks",
+    "Replaces",
+    "Description",
+)
 
 
 def source_hash(kernel: str, meta: str) -> str:
@@ -149,8 +162,10 @@ def write_index(repo: Path, release_fields: dict, gnupg: Path | None) -> None:
     if gnupg is None:
         return
     env = {**os.environ, "GNUPGHOME": str(gnupg)}
-    _run(["gpg", "--batch", "--yes", "--armor", "--detach-sign", "-o", str(repo / "Release.gpg"),
-          str(repo / "Release")], env=env)
+    _run(
+        ["gpg", "--batch", "--yes", "--armor", "--detach-sign", "-o", str(repo / "Release.gpg"), str(repo / "Release")],
+        env=env,
+    )
     _run(["gpg", "--batch", "--yes", "--clearsign", "-o", str(repo / "InRelease"), str(repo / "Release")], env=env)
 
 

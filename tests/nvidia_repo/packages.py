@@ -205,8 +205,7 @@ def cuda_packages(base_url: str, distro: str, repo_arch: str) -> list[dict]:
             "files": {
                 "usr/share/keyrings/cuda-archive-keyring.gpg": "@KEYRING@",
                 f"etc/apt/sources.list.d/cuda-{distro}-{repo_arch}.list": (
-                    "deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] "
-                    f"{base_url}/{distro}/{repo_arch}/ /\n"
+                    f"deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] {base_url}/{distro}/{repo_arch}/ /\n"
                 ),
                 "etc/apt/preferences.d/cuda-repository-pin-600": (
                     "Package: *\nPin: release l=NVIDIA CUDA\nPin-Priority: 600\n"
@@ -258,7 +257,10 @@ def container_toolkit_packages() -> list[dict]:
             "nvidia-container-toolkit (<= 1.10.0-1)",
             "mirrors": "§8 packaging/debian/control; nvidia-ctk per §8 configure.go/docker.go",
             "summary": "NVIDIA Container Toolkit Base",
-            "scripts": {"usr/bin/nvidia-ctk": "nvidia-ctk", "usr/bin/nvidia-container-runtime": "nvidia-container-runtime"},
+            "scripts": {
+                "usr/bin/nvidia-ctk": "nvidia-ctk",
+                "usr/bin/nvidia-container-runtime": "nvidia-container-runtime",
+            },
         },
         {
             "name": "libnvidia-container-tools",

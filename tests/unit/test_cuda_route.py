@@ -32,7 +32,9 @@ def resolve(name: str, overrides: dict | None = None) -> dict:
 
 
 def gpus(case: str) -> dict:
-    return nvidia_smi.parse(0, (FIXTURES / f"{case}.query.txt").read_text(), "", (FIXTURES / f"{case}.header.txt").read_text())
+    return nvidia_smi.parse(
+        0, (FIXTURES / f"{case}.query.txt").read_text(), "", (FIXTURES / f"{case}.header.txt").read_text()
+    )
 
 
 def test_default_route_installs_the_cuda13_build_from_the_index():
@@ -78,7 +80,10 @@ def test_ollama_profiles_need_ollama_s_driver():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"vllm": {"cuda_route": "cu12"}}, "llm_profile_overrides.vllm.cuda_route: 'cu12' is not one of default, cuda12"),
+        (
+            {"vllm": {"cuda_route": "cu12"}},
+            "llm_profile_overrides.vllm.cuda_route: 'cu12' is not one of default, cuda12",
+        ),
         ({"vllm": {"cuda_major": 11}}, "llm_profile_overrides.vllm.cuda_major: 11 is not a CUDA major"),
         ({"vllm": {"cuda_major": None}}, "llm_profile_overrides.vllm.cuda_major: state the CUDA major"),
         (
@@ -105,7 +110,9 @@ def test_cpu_profile_has_no_cuda12_route():
         resolve("cpu-demo", CUDA12)
 
 
-@pytest.mark.parametrize(("case", "driver", "cuda"), [("l40sx2-550", "550.163.01", "12.4"), ("h100x8-570", "570.195.03", "12.8")])
+@pytest.mark.parametrize(
+    ("case", "driver", "cuda"), [("l40sx2-550", "550.163.01", "12.4"), ("h100x8-570", "570.195.03", "12.8")]
+)
 def test_cuda12_drivers_are_refused_for_the_cuda13_build_naming_the_route(case, driver, cuda):
     message = cuda_route.driver_refusal(resolve("vllm-fp8"), gpus(case), "gpu-a")
     assert message.startswith(f"driver {driver} on gpu-a (CUDA {cuda}) is too old for profile vllm-fp8")
@@ -150,7 +157,9 @@ def test_gpu_host_refuses_a_too_old_driver_it_may_not_replace():
     assert action["install"] is False and "cuda_route: cuda12" in action["refusal"]
 
 
-@pytest.mark.parametrize(("status", "install"), [("missing", True), ("driver_not_loaded", True), ("error", True), ("no_devices", False)])
+@pytest.mark.parametrize(
+    ("status", "install"), [("missing", True), ("driver_not_loaded", True), ("error", True), ("no_devices", False)]
+)
 def test_gpu_host_driver_action_without_a_working_driver(status, install):
     action = cuda_route.driver_action({"status": status, "message": "x"}, resolve("vllm-fp8"), "580", False, "h")
     assert action["install"] is install and action["refusal"] is None
@@ -162,12 +171,16 @@ def preflight(tmp_path: Path, case: str, overrides: dict) -> subprocess.Complete
     if not ansible.exists():
         pytest.skip("controller venv .venv is missing")
     extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({
-        "llm_profile": "vllm-fp8",
-        "llm_profile_overrides": overrides,
-        "preflight_nvidia_smi_command": str(DOUBLE),
-        "ansible_python_interpreter": sys.executable,
-    }))
+    extra.write_text(
+        json.dumps(
+            {
+                "llm_profile": "vllm-fp8",
+                "llm_profile_overrides": overrides,
+                "preflight_nvidia_smi_command": str(DOUBLE),
+                "ansible_python_interpreter": sys.executable,
+            }
+        )
+    )
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -178,7 +191,12 @@ def preflight(tmp_path: Path, case: str, overrides: dict) -> subprocess.Complete
     }
     return subprocess.run(
         [str(ansible), "-i", "localhost,", str(PLAYBOOK), "--check", "-e", f"@{extra}"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -195,5 +213,5 @@ def test_preflight_refuses_then_accepts_with_the_cuda12_route(tmp_path, case, fi
     said = " ".join(accepted.stdout.split())
     assert accepted.returncode == 0, said[-3000:]
     assert "changed=0" in said
-    assert 'VLLM_INSTALL {' in said and '"packages": ["vllm==0.32.0+cu129", "torch==2.13.0+cu126"]' in said
+    assert "VLLM_INSTALL {" in said and '"packages": ["vllm==0.32.0+cu129", "torch==2.13.0+cu126"]' in said
     assert "the profile needs NVIDIA driver >= 525.60.13 for vllm==0.32.0+cu129 (a CUDA 12 build)" in said

@@ -29,29 +29,51 @@ NVIDIA = "https://developer.download.nvidia.com/compute/cuda/repos"
 KERNEL = "6.8.0-88-generic"
 
 OSES = {
-    "ubuntu2204": {"distribution": "Ubuntu", "os_family": "Debian", "distribution_major_version": "22",
-                   "distribution_version": "22.04"},
-    "ubuntu2404": {"distribution": "Ubuntu", "os_family": "Debian", "distribution_major_version": "24",
-                   "distribution_version": "24.04"},
-    "rhel9": {"distribution": "RedHat", "os_family": "RedHat", "distribution_major_version": "9",
-              "distribution_version": "9.5"},
-    "rocky9": {"distribution": "Rocky", "os_family": "RedHat", "distribution_major_version": "9",
-               "distribution_version": "9.4"},
+    "ubuntu2204": {
+        "distribution": "Ubuntu",
+        "os_family": "Debian",
+        "distribution_major_version": "22",
+        "distribution_version": "22.04",
+    },
+    "ubuntu2404": {
+        "distribution": "Ubuntu",
+        "os_family": "Debian",
+        "distribution_major_version": "24",
+        "distribution_version": "24.04",
+    },
+    "rhel9": {
+        "distribution": "RedHat",
+        "os_family": "RedHat",
+        "distribution_major_version": "9",
+        "distribution_version": "9.5",
+    },
+    "rocky9": {
+        "distribution": "Rocky",
+        "os_family": "RedHat",
+        "distribution_major_version": "9",
+        "distribution_version": "9.4",
+    },
 }
 
 
-def playbook(tmp_path: Path, name: str, distro: str, smi_case: str = "missing", *extra: str) -> subprocess.CompletedProcess:
+def playbook(
+    tmp_path: Path, name: str, distro: str, smi_case: str = "missing", *extra: str
+) -> subprocess.CompletedProcess:
     if not ANSIBLE_PLAYBOOK.exists():
         pytest.skip("controller venv .venv is missing")
     facts = {**OSES[distro], "architecture": "x86_64", "service_mgr": "systemd", "kernel": KERNEL}
     facts_file = tmp_path / "facts.yml"
-    facts_file.write_text(yaml.safe_dump({
-        "ansible_facts": facts,
-        "llm_profile": "vllm-fp8",
-        "gpu_host_reboot_allowed": True,
-        "gpu_host_nvidia_smi_command": str(DOUBLE),
-        "ansible_python_interpreter": sys.executable,
-    }))
+    facts_file.write_text(
+        yaml.safe_dump(
+            {
+                "ansible_facts": facts,
+                "llm_profile": "vllm-fp8",
+                "gpu_host_reboot_allowed": True,
+                "gpu_host_nvidia_smi_command": str(DOUBLE),
+                "ansible_python_interpreter": sys.executable,
+            }
+        )
+    )
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
@@ -61,9 +83,24 @@ def playbook(tmp_path: Path, name: str, distro: str, smi_case: str = "missing", 
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "ansible-remote"),
     }
     return subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", "localhost,", str(REPO / "tests" / "gpu" / name), "--check", "-e", f"@{facts_file}",
-         "-e", f"plan_out={tmp_path / 'plan.json'}", *extra],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            ANSIBLE_PLAYBOOK,
+            "-i",
+            "localhost,",
+            str(REPO / "tests" / "gpu" / name),
+            "--check",
+            "-e",
+            f"@{facts_file}",
+            "-e",
+            f"plan_out={tmp_path / 'plan.json'}",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -92,8 +129,17 @@ def test_fresh_ubuntu_host_plans_published_names(tmp_path, distro):
 
 @pytest.mark.parametrize("branch", ["590", "610"])
 def test_newer_branches_and_proprietary_modules_use_published_names(tmp_path, branch):
-    result = plan(tmp_path, "ubuntu2404", "missing", "-e", f"gpu_host_driver_branch={branch}",
-                  "-e", "gpu_host_driver_open=false", "-e", "gpu_host_cuda_repo_base_url=http://mirror.example/cuda")
+    result = plan(
+        tmp_path,
+        "ubuntu2404",
+        "missing",
+        "-e",
+        f"gpu_host_driver_branch={branch}",
+        "-e",
+        "gpu_host_driver_open=false",
+        "-e",
+        "gpu_host_cuda_repo_base_url=http://mirror.example/cuda",
+    )
     assert result["pinning_package"] == PUBLISHED["pinning"][branch]["name"]
     assert result["driver_packages"] == [PUBLISHED["driver_meta"]["proprietary"]["name"]]
     assert result["keyring_url"] == "http://mirror.example/cuda/ubuntu2404/x86_64/cuda-keyring_1.1-1_all.deb"
@@ -119,13 +165,23 @@ def test_cuda12_driver_is_refused_unless_replaced_or_cuda12_route(tmp_path):
     assert "cuda_route: cuda12" in said
     replaced = plan(tmp_path, "ubuntu2404", "h100x8-570", "-e", "gpu_host_driver_replace_other_branch=true")
     assert replaced["install_driver"] is True
-    kept = plan(tmp_path, "ubuntu2404", "h100x8-570", "-e", '{"llm_profile_overrides": {"vllm": {"cuda_route": "cuda12"}}}')
+    kept = plan(
+        tmp_path, "ubuntu2404", "h100x8-570", "-e", '{"llm_profile_overrides": {"vllm": {"cuda_route": "cuda12"}}}'
+    )
     assert kept["install_driver"] is False and kept["required_driver"] == "525.60.13"
 
 
 def test_no_reboot_permission_refuses_in_check_mode_too(tmp_path):
-    proc = playbook(tmp_path, "gpu_host_plan.yml", "ubuntu2204", "missing", "--tags", "gpu_host_plan",
-                    "-e", "gpu_host_reboot_allowed=false")
+    proc = playbook(
+        tmp_path,
+        "gpu_host_plan.yml",
+        "ubuntu2204",
+        "missing",
+        "--tags",
+        "gpu_host_plan",
+        "-e",
+        "gpu_host_reboot_allowed=false",
+    )
     assert proc.returncode != 0
     assert "gpu_host_reboot_allowed is false" in " ".join(proc.stdout.split())
 
@@ -176,8 +232,9 @@ def test_bad_value_is_refused_naming_the_variable(name):
 
 def test_branch_too_old_for_the_profile_build():
     value, expected = BAD_WITH_CUDA13_PROFILE["gpu_host_driver_branch"]
-    errors = inputs.check_role("gpu_host", SPEC, {**DEFAULTS, "gpu_host_driver_branch": value},
-                               profile.resolve(CATALOG, "vllm-fp8"))
+    errors = inputs.check_role(
+        "gpu_host", SPEC, {**DEFAULTS, "gpu_host_driver_branch": value}, profile.resolve(CATALOG, "vllm-fp8")
+    )
     assert any("gpu_host_driver_branch" in e and expected in e for e in errors), errors
     cuda12 = profile.resolve(CATALOG, "vllm-fp8", {"vllm": {"cuda_route": "cuda12"}})
     assert inputs.check_role("gpu_host", SPEC, {**DEFAULTS, "gpu_host_driver_branch": value}, cuda12) == []

@@ -190,10 +190,27 @@ def module(tmp_path, command: str, case: str) -> dict:
         "ANSIBLE_REMOTE_TEMP": str(tmp_path / "remote"),
     }
     proc = subprocess.run(
-        [str(ansible), "localhost", "-i", "localhost,", "-c", "local", "--check", "-e",
-         f"ansible_python_interpreter={sys.executable}", "-m", "qwen3.deploy.nvidia_smi_facts", "-a",
-         json.dumps({"command": command, "pci_root": str(tmp_path)})],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            str(ansible),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "--check",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "qwen3.deploy.nvidia_smi_facts",
+            "-a",
+            json.dumps({"command": command, "pci_root": str(tmp_path)}),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
@@ -210,8 +227,12 @@ def test_module_reads_the_double_like_parse(tmp_path, case):
 
 @pytest.mark.parametrize(
     ("command", "case", "status"),
-    [("/nonexistent/nvidia-smi", "h200", "missing"), ("nvidia-smi-not-on-path", "h200", "missing"),
-     (str(DOUBLE), "driver-not-loaded", "driver_not_loaded"), (str(DOUBLE), "no-devices", "no_devices")],
+    [
+        ("/nonexistent/nvidia-smi", "h200", "missing"),
+        ("nvidia-smi-not-on-path", "h200", "missing"),
+        (str(DOUBLE), "driver-not-loaded", "driver_not_loaded"),
+        (str(DOUBLE), "no-devices", "no_devices"),
+    ],
 )
 def test_module_reports_a_missing_or_unloaded_driver_as_a_status(tmp_path, command, case, status):
     assert module(tmp_path, command, case)["status"] == status

@@ -1,18 +1,17 @@
 """Ansible filters for GPU checks; the logic lives in module_utils/{vram,cuda_route,nvidia_smi}.py.
 
-    {{ llm | qwen3.deploy.gpu_fit_check(qwen3_gpus, inventory_hostname, overhead_gib=..., kv_policy=...,
-                                        pci_gpu_count=...) }}     -> {refusals, warnings, estimate, ...}
-    {{ free_bytes | qwen3.deploy.gpu_disk_check(path, disk_gib, host, name) }}   -> refusal or ''
-    {{ llm | qwen3.deploy.gpu_driver_requirement }}                 -> {min_driver, cuda_major, build, source} or None
-    {{ qwen3_gpus | qwen3.deploy.gpu_driver_action(llm, branch, replace_other_branch, host) }}
-                                                                    -> {install, refusal, reason}
-    {{ driver_version | qwen3.deploy.driver_max_cuda }}             -> '13.0' ('' if unknown)
+{{ llm | qwen3.deploy.gpu_fit_check(qwen3_gpus, inventory_hostname, overhead_gib=..., kv_policy=...,
+                                    pci_gpu_count=...) }}     -> {refusals, warnings, estimate, ...}
+{{ free_bytes | qwen3.deploy.gpu_disk_check(path, disk_gib, host, name) }}   -> refusal or ''
+{{ llm | qwen3.deploy.gpu_driver_requirement }}                 -> {min_driver, cuda_major, build, source} or None
+{{ qwen3_gpus | qwen3.deploy.gpu_driver_action(llm, branch, replace_other_branch, host) }}
+                                                                -> {install, refusal, reason}
+{{ driver_version | qwen3.deploy.driver_max_cuda }}             -> '13.0' ('' if unknown)
 """
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route, nvidia_smi, vram
 
 
@@ -55,7 +54,9 @@ def gpu_driver_requirement(profile):
 def gpu_driver_action(gpus, profile, branch, replace_other_branch, host):
     """gpu_host's decision for the present driver (see cuda_route.driver_action)."""
     try:
-        return cuda_route.driver_action(_plain(gpus), _plain(profile), str(branch), bool(replace_other_branch), str(host))
+        return cuda_route.driver_action(
+            _plain(gpus), _plain(profile), str(branch), bool(replace_other_branch), str(host)
+        )
     except (ValueError, KeyError) as error:
         raise AnsibleFilterError(f"gpu_driver_action: {error}") from None
 

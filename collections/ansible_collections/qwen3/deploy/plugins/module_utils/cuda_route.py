@@ -41,7 +41,8 @@ gpu_host, so both roles judge a driver by the same rule.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
 
 DOCUMENTATION = r"""

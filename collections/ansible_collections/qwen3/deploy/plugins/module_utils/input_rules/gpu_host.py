@@ -13,7 +13,7 @@ _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 def _branch(value, _values, profile):
     if not isinstance(value, str) or not re.fullmatch(r"[0-9]{3}", value):
-        return f"must be an NVIDIA driver branch like \"580\" (three digits, quoted), got {value!r}"
+        return f'must be an NVIDIA driver branch like "580" (three digits, quoted), got {value!r}'
     if int(value) < LOWEST_PINNED_BRANCH:
         return (
             f"branch {value} has no nvidia-driver-pinning package (NVIDIA's apt branch lock starts at "
@@ -47,7 +47,11 @@ def _command(value, values, profile):
     message = c.word(value, values, profile)
     if message:
         return message
-    return None if value.startswith("/") or "/" not in value else f"must be a name on PATH or an absolute path, got {value!r}"
+    return (
+        None
+        if value.startswith("/") or "/" not in value
+        else f"must be a name on PATH or an absolute path, got {value!r}"
+    )
 
 
 def _boot_time_command(value, values, profile):
