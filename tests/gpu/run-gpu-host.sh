@@ -52,4 +52,6 @@ step 4b-gpu_host-driver-present pass "${PB[@]}" playbooks/gpu_host.yml
 echo "    files under /etc changed during step 4: $(find /etc -newer "$marker" -type f 2>/dev/null | wc -l)" | tee -a "$OUT/summary.txt"
 rm -f "$marker"
 step 5-gpu_host-branch-too-old fail "${PB[@]}" playbooks/gpu_host.yml --check -e gpu_host_driver_branch=570
+# The device tool returns at most 8 files: the step logs travel as one archive.
+tar -czf "$OUT/logs.tgz" -C "$OUT" $(cd "$OUT" && ls ./*.log) && rm -f "$OUT"/*.log
 ! grep -q UNEXPECTED "$OUT/summary.txt"
