@@ -6,7 +6,8 @@ by the role) and 590 (newer, offered by the same repository). They are served ov
 docker bridge address; the role's URL variables point at them the way they point at NVIDIA's https URLs in
 production. dkms, python3-debian and their dependencies come from Debian's mirror, for real.
 
-One host, in order (each step depends on the one before):
+First the repository itself is checked (labels, both branches, the cited Depends, signature). Then one host,
+in order (each step depends on the one before):
 1. gpu_host_reboot_allowed false on a host without a driver: refused before any change (recap changed=0, no
    keyring, no source file, no NVIDIA package);
 2. allowed: keyring, source, headers (running kernel + meta), pinning package, driver branch 580 (590 offered),
@@ -113,6 +114,31 @@ def flat(text: str) -> str:
 def installed(host, package: str) -> str:
     proc = host.exec("dpkg-query", "-W", "-f=${Status} ${Version}", package)
     return proc.stdout.replace("install ok installed ", "") if "install ok installed" in proc.stdout else ""
+
+
+def test_0_the_stand_in_repository_looks_like_nvidia_s(repo_server, tmp_path):
+    """Release labels, both branches offered, the cited Depends verbatim, every package labelled STAND-IN, and
+    InRelease verifies with the key the stand-in cuda-keyring delivers."""
+    root, info = nvidia_repo.ensure()
+    cuda = root / info["cuda_repo"]
+    release = (cuda / "Release").read_text()
+    assert "Origin: NVIDIA\nLabel: NVIDIA CUDA\nArchitecture: x86_64\n" in release
+    stanzas = (cuda / "Packages").read_text().split("\n\n")
+    versions = {line.split(": ")[1] for st in stanzas for line in st.splitlines() if line.startswith("Version: ")}
+    assert {PINNED, NEWER} <= versions
+    (drivers_580,) = [st for st in stanzas if st.startswith("Package: cuda-drivers-580\n")]
+    assert (
+        "Depends: nvidia-driver (>= 580.65.06), nvidia-driver-cuda (>= 580.65.06), nvidia-kernel-dkms (>= 580.65.06)"
+        in drivers_580
+    )
+    assert all("STAND-IN" in st for st in stanzas if st.strip())
+    subprocess.run(["dpkg-deb", "-x", str(cuda / "cuda-keyring_1.1-1_all.deb"), str(tmp_path)], check=True)
+    keyring = tmp_path / "usr/share/keyrings/cuda-archive-keyring.gpg"
+    assert (tmp_path / "etc/apt/preferences.d/cuda-repository-pin-600").is_file()
+    verify = subprocess.run(
+        ["gpgv", "--keyring", str(keyring), str(cuda / "InRelease")], check=False, capture_output=True, text=True
+    )
+    assert verify.returncode == 0, verify.stderr
 
 
 def test_1_refused_before_any_change_without_reboot_permission(host, run_playbook, extra_vars):
