@@ -9,7 +9,7 @@ production. dkms, python3-debian and their dependencies come from Debian's mirro
 First the repository itself is checked (labels, both branches, the cited Depends, signature). Then one host,
 in order (each step depends on the one before):
 1. gpu_host_reboot_allowed false on a host without a driver: refused before any change (recap changed=0, no
-   keyring, no source file, no NVIDIA package);
+   keyring, no source file, no NVIDIA package); check mode with reboots allowed plans it all and changes nothing;
 2. allowed: keyring, source, headers (running kernel + meta), pinning package, driver branch 580 (590 offered),
    DKMS module built by the real dkms for the running kernel, toolkit, container toolkit + nvidia-ctk,
    nouveau blacklist, reboot (docker restarts the container: a new PID 1, same kernel boot_id), re-check by
@@ -153,6 +153,19 @@ def test_1_refused_before_any_change_without_reboot_permission(host, run_playboo
     assert installed(h, "cuda-keyring") == ""
     assert h.exec("test", "-e", "/etc/apt/sources.list.d/cuda-debian12-x86_64.list").returncode != 0
     assert "nvidia" not in run(h, "dpkg-query -W -f='${Package}\\n'")
+
+
+def test_1b_check_mode_on_the_fresh_host_plans_and_changes_nothing(host, run_playbook, extra_vars):
+    result = run_playbook(
+        PLAYBOOK, host.inventory, {**extra_vars, "gpu_host_reboot_allowed": True}, args=["--check"], timeout=600
+    )
+    said = flat(result.stdout)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert "would reboot to load NVIDIA driver branch 580" in said
+    assert "the package steps are shown as planned" in said
+    h = host.hosts[0]
+    assert installed(h, "cuda-keyring") == "" and installed(h, "python3-debian") == ""
+    assert h.exec("test", "-e", "/etc/apt/sources.list.d/cuda-debian12-x86_64.list").returncode != 0
 
 
 def test_2_installs_pinned_branch_reboots_and_rechecks(host, run_playbook, extra_vars, repo_server):
