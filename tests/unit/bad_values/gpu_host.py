@@ -20,3 +20,12 @@ BAD_VALUES = {
 }
 # Also refused with a GPU profile that installs a CUDA 13 build (vllm 0.32.0): a branch older than 580.
 BAD_WITH_CUDA13_PROFILE = {"gpu_host_driver_branch": ("570", "needs driver >= 580.65.06")}
+
+# The profile's CUDA fields (llm_profile_overrides.vllm.*, checked by cuda_route.validate; valid on cpu-demo too).
+PROFILE_BAD_VALUES = {
+    "vllm.cuda_major": ("eleven", "is not a CUDA major this project knows"),
+    "vllm.cuda_route": ("cu12", "is not one of default, cuda12"),
+    "vllm.cuda12.vllm_version": ("0.32.0+cu130", "+cu12<minor>"),
+    "vllm.cuda12.torch_version": ("2.13.0+cu130", "must be a CUDA 12 PyTorch"),
+    "vllm.cuda12.index_urls": (["ftp://mirror/cu129"], "must list the pip indexes"),
+}

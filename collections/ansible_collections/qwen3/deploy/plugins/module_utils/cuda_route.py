@@ -93,21 +93,25 @@ def validate(profile: dict, at: Callable[[str], str]) -> None:
     cu12 = vllm.get("cuda12")
     if not isinstance(cu12, dict):
         raise RouteError(f"{at('vllm.cuda12')}: must be a mapping (vllm_version, torch_version, index_urls)")
-    if route != "cuda12":
-        return
-    match = CU12_LOCAL.match(str(cu12.get("vllm_version") or ""))
-    if not match or match["public"] != str(vllm["version"]):
+    # The CUDA 12 build fields are required for the cuda12 route and checked whenever they are set.
+    required = route == "cuda12"
+    version = cu12.get("vllm_version")
+    match = CU12_LOCAL.match(str(version or ""))
+    # the build must be vllm.version's when it is used (an unused one may lag behind an override of vllm.version)
+    if (required or version) and (not match or (required and match["public"] != str(vllm["version"]))):
         raise RouteError(
             f"{at('vllm.cuda12.vllm_version')}: must be {vllm['version']}+cu12<minor> (the CUDA 12 build of "
-            f"vllm.version {vllm['version']}), got {cu12.get('vllm_version')!r}"
+            f"vllm.version {vllm['version']}), got {version!r}"
         )
-    if not CU12_LOCAL.match(str(cu12.get("torch_version") or "")):
+    torch = cu12.get("torch_version")
+    if (required or torch) and not CU12_LOCAL.match(str(torch or "")):
         raise RouteError(
-            f"{at('vllm.cuda12.torch_version')}: must be a CUDA 12 PyTorch like 2.13.0+cu126, "
-            f"got {cu12.get('torch_version')!r}"
+            f"{at('vllm.cuda12.torch_version')}: must be a CUDA 12 PyTorch like 2.13.0+cu126, got {torch!r}"
         )
     urls = cu12.get("index_urls")
-    if not isinstance(urls, list) or not urls or not all(INDEX_URL.match(str(u)) for u in urls):
+    if (required or urls) and (
+        not isinstance(urls, list) or not urls or not all(INDEX_URL.match(str(u)) for u in urls)
+    ):
         raise RouteError(
             f"{at('vllm.cuda12.index_urls')}: must list the pip indexes holding the CUDA 12 builds "
             f"(http/https/file URLs), got {urls!r}"
