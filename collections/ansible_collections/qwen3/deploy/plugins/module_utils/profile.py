@@ -207,6 +207,10 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
                 f"{at(mapping)}.{key}: derived from {home} (set llm_profile_overrides.{home} instead); "
                 "one setting, one home"
             )
+    try:
+        cuda_route.validate(p, at)
+    except cuda_route.RouteError as error:
+        raise ProfileError(str(error)) from None
     for key, value in p["vllm"]["env"].items():
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", str(key)) or isinstance(value, (dict, list)):
             raise ProfileError(f"{at('vllm.env.' + str(key))}: environment names are UPPER_CASE with a scalar value")
