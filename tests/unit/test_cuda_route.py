@@ -9,8 +9,8 @@ The CUDA 12 route is rendered and checked here, never installed (no wheel index 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
