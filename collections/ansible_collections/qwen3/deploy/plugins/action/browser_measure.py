@@ -18,7 +18,6 @@ qwen3.deploy.verify_report judges and reports it like the other paths. Returns `
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from urllib.parse import urlsplit, urlunsplit
@@ -47,14 +46,8 @@ class ActionModule(ActionBase):
         return str(data["email"]), str(data["password"])
 
     def _spki_pins(self, path: str, task_vars: dict) -> list[str]:
-        """Base64 SHA-256 of the certificate's public key: Chromium then accepts exactly that key."""
-        from cryptography import x509  # noqa: PLC0415 - ansible-core's own dependency
-        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
-
-        cert = x509.load_pem_x509_certificate(self._read(path, "the proxy's certificate", task_vars))
-        spki = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
-        return [base64.b64encode(hashlib.sha256(spki).digest()).decode()]
+        """The proxy certificate's key: Chromium then accepts exactly that key (browser_probe.spki_pin)."""
+        return [browser_probe.spki_pin(self._read(path, "the proxy's certificate", task_vars))]
 
     def _ssh_target(self) -> browser_tunnel.SshTarget | None:
         conn = self._connection

@@ -90,6 +90,20 @@ def wait_engine_idle(metrics_url: str | None, timeout_s: float, clock=time.monot
     return False
 
 
+def spki_pin(pem: bytes) -> str:
+    """Base64 SHA-256 of a PEM certificate's public key, as Chromium's --ignore-certificate-errors-spki-list takes it:
+    the browser then accepts exactly that key (the proxy's certificate, reached through a tunnel as 127.0.0.1)."""
+    import base64  # noqa: PLC0415
+    import hashlib  # noqa: PLC0415
+
+    from cryptography import x509  # noqa: PLC0415 - ansible-core's own dependency
+    from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+    key = x509.load_pem_x509_certificate(pem).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 def launch_args(cfg: ProbeConfig) -> list[str]:
     args = ["--no-sandbox", "--disable-dev-shm-usage"]
     if cfg.spki_pins:
@@ -110,6 +124,11 @@ def sign_in(page, cfg: ProbeConfig) -> None:
 def open_chat(page, cfg: ProbeConfig) -> None:
     page.goto(f"/?model={quote(cfg.model)}", wait_until="domcontentloaded")
     sel.check(page, sel.PAGE_SELECTORS, cfg.timeout_s * 1000)
+    page.evaluate(js.IDLE, 2000)
+    dismiss = page.locator(sel.CHANGELOG_DISMISS)
+    if dismiss.count() > 0 and dismiss.first.is_visible():
+        dismiss.first.click()  # as a user does; Open WebUI then records the version in the user's settings
+        dismiss.first.wait_for(state="detached", timeout=cfg.timeout_s * 1000)
 
 
 def new_chat(page, cfg: ProbeConfig) -> None:

@@ -20,6 +20,8 @@ CHAT_INPUT = "#chat-input"
 SEND_BUTTON = "#send-message-button"
 # The model picked for the page (ModelSelector/Selector.svelte): its button shows the model's name.
 MODEL_BUTTON = "#model-selector-model-button"
+# "What's New" (ChangelogModal.svelte): shown to an admin once per Open WebUI version; a user closes it first.
+CHANGELOG_DISMISS = "div[role=dialog][aria-modal=true] button:has-text(\"Okay, Let's Go!\")"
 # A new chat from the keyboard, as a user does (routes/(app)/+layout.svelte, Shortcut.NEW_CHAT).
 NEW_CHAT_KEYS = "Control+Shift+O"
 # One assistant message: its id is the client uuid the page POSTs as ``id`` (ResponseMessage.svelte).
