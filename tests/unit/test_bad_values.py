@@ -106,6 +106,8 @@ ROLE_BAD_VALUES = {
     "open_webui_health_timeout": (1, "10..3600"),
     "open_webui_rollback": ("later", "bool"),
     "open_webui_backups_keep": (0, "1..100"),
+    "open_webui_interface_defaults": (["chatFadeStreamingText"], "mapping"),
+    "open_webui_ws_compression": ("per message", "bool"),
     # verify
     "verify_requests": (0, "1..10000"),
     "verify_warmup": (-1, "0..100"),
