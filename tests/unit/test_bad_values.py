@@ -106,7 +106,7 @@ ROLE_BAD_VALUES = {
     "open_webui_health_timeout": (1, "10..3600"),
     "open_webui_rollback": ("later", "bool"),
     "open_webui_backups_keep": (0, "1..100"),
-    "open_webui_interface_defaults": (["chatFadeStreamingText"], "mapping"),
+    "open_webui_interface_defaults": ({"chat fade": False}, "setting names must be words"),
     "open_webui_ws_compression": ("per message", "bool"),
     # verify
     "verify_requests": (0, "1..10000"),
@@ -200,6 +200,9 @@ PROFILE_BAD_VALUES = {
     "thresholds.max_tokens_per_event": (0, "must be >= 1"),
     "thresholds.thinking_allowed": ("no", "true or false"),
     "thresholds.max_error_rate": (2, "must be in [0, 1]"),
+    "thresholds.browser_overhead_p50_ms": (-100, "must be >= 0"),
+    "thresholds.browser_first_paint_p95_ms": ("quick", "must be a number"),
+    "thresholds.socket_probe_gap_pct": (-20, "must be >= 0"),
 }
 
 
