@@ -236,6 +236,10 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
                 r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0)
                 if i >= args.warmup:
                     results[name].append(r)
+                print(json.dumps({"round": i, "instance": name, **{k: r[k] for k in (
+                    "ok", "ttft_ms", "first_text_ms", "enter_to_post_ms", "post_to_first_delta_ms", "engine_ttft_ms",
+                    "delta_to_paint_ms", "total_ms", "output_tokens", "engine_requests", "thinking_block")}}),
+                      file=sys.stderr, flush=True)
             bp.wait_engine_idle(engine + "/metrics", 120)
             d = direct_ttft(engine, key, args.model, args.prompt)
             if i >= args.warmup and d is not None:
