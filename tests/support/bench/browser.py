@@ -143,7 +143,7 @@ def describe(results: list[dict]) -> dict:
 
 def socket_probe(target: bt.SshTarget, n: int, prompt: str) -> dict:
     """The host tool's Socket.IO path against ours, on the host (as verification runs it)."""
-    out = ssh(target, "python3 /opt/qwen3-deploy/tools/qwen3-hosttools.pyz latency measure "
+    out = ssh(target, "/opt/qwen3-deploy/tools/venv/bin/python /opt/qwen3-deploy/tools/qwen3-hosttools.pyz latency measure "
                       "--target webui-socket=http://127.0.0.1:8080 --model qwen3-demo "
                       f"--webui-credentials-file {ADMIN_FILE} -n {n} -w 1 --prompt {shlex.quote(prompt)} "
                       "--max-tokens 64", timeout=900)
@@ -193,7 +193,10 @@ def main(argv: list[str] | None = None) -> int:
                 wait_health(url, 300)
             report = run_browser(args, urls, engine, creds, key)
         if args.socket_probe:
-            report["socket_probe_ours"] = socket_probe(target, args.socket_probe, args.prompt)
+            try:
+                report["socket_probe_ours"] = socket_probe(target, args.socket_probe, args.prompt)
+            except (RuntimeError, ValueError, KeyError) as exc:  # the browser numbers still get printed
+                report["socket_probe_ours"] = {"error": str(exc)[-300:], "ttft_ms": {"p50": None}}
             paint = report["instances"]["ours"]["first_paint_ms"]["p50"]
             probe = report["socket_probe_ours"]["ttft_ms"]["p50"]
             report["socket_probe_vs_browser_pct"] = round(abs(probe - paint) / paint * 100, 1) if paint and probe else None
