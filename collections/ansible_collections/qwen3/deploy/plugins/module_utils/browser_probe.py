@@ -162,7 +162,7 @@ def one_request(page, cfg: ProbeConfig, index: int, fresh: bool) -> dict:
     watch = page.evaluate(js.COLLECT)
     if watch and watch.get("message_id") and error is None:
         try:
-            sel.check(page, sel.MESSAGE_SELECTORS, 1000, watch["message_id"])
+            sel.check(page, sel.MESSAGE_SELECTORS, limit_ms, watch["message_id"])
         except sel.SelectorError as exc:
             error = str(exc)
     wait_engine_idle(cfg.metrics_url, cfg.idle_timeout_s)
