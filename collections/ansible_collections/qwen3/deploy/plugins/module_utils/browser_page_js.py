@@ -130,8 +130,9 @@ _JS = r"""
       w.final_len = len;
       w.final_text = rec.trace ? text : text.slice(0, 400);
       w.has_lt = text.indexOf('<') >= 0;
-      w.stopped = true;
     }
+    // Done, and the text (if any) seen at least half opaque: a short answer may end before its fade-in does.
+    if (w.done_at !== null && (w.first_visible !== null || !len)) w.stopped = true;
   }
 
   function loop(w) {
@@ -186,4 +187,4 @@ ARM = "() => { window.__qwen3.armed = true; window.__qwen3.watch = null; return 
 # Resolve when the page has an idle period (requestIdleCallback), bounded by the given milliseconds.
 IDLE = "(ms) => new Promise((ok) => requestIdleCallback(() => ok(true), { timeout: ms }))"
 # Whether the done marker is there (polled by the probe, bounded).
-DONE = "() => { const w = window.__qwen3.watch; return !!(w && (w.stopped || w.done_at !== null)); }"
+DONE = "() => { const w = window.__qwen3.watch; return !!(w && w.stopped); }"
