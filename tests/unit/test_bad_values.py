@@ -123,6 +123,8 @@ ROLE_BAD_VALUES = {
     "open_webui_health_timeout": (1, "10..3600"),
     "open_webui_rollback": ("later", "bool"),
     "open_webui_backups_keep": (0, "1..100"),
+    "open_webui_interface_defaults": ({"chat fade": False}, "setting names must be words"),
+    "open_webui_ws_compression": ("per message", "bool"),
     # verify
     "verify_requests": (0, "1..10000"),
     "verify_warmup": (-1, "0..100"),
@@ -139,6 +141,21 @@ ROLE_BAD_VALUES = {
     "verify_fail_on_threshold": ("depends", "bool"),
     "verify_listeners_check": ("sure", "bool"),
     "verify_allowed_listeners": ([{"address": "0.0.0.0", "port": 99999}], "1..65535"),
+    "verify_browser_requests": (0, "1..1000"),
+    "verify_browser_warmup": (11, "0..10"),
+    "verify_browser_chromium": ("chromium", "absolute path"),
+    "verify_browser_via_proxy": ("through", "bool"),
+    # webui_proxy
+    "webui_proxy_enabled": ("on demand", "bool"),
+    "webui_proxy_host": ("0.0.0.0 ssl", "not an IP address"),
+    "webui_proxy_port": (0, "1..65535"),
+    "webui_proxy_server_name": ("web ui", "DNS name"),
+    "webui_proxy_tls_cert_src": ("certs/site.pem", "absolute path"),
+    "webui_proxy_tls_key_src": ("/nonexistent/site.key", "not a file"),
+    "webui_proxy_generated_cert_days": (0, "1..3650"),
+    "webui_proxy_read_timeout": (5, "60..86400"),
+    "webui_proxy_client_max_body_size": ("100 MB", "nginx size"),
+    "webui_proxy_gzip_static": ("maybe", "bool"),
     # preflight
     "preflight_validate_role_inputs": ("yes sir", "bool"),
     "preflight_roles_dir": ("roles", "absolute path"),
@@ -204,6 +221,9 @@ PROFILE_BAD_VALUES = {
     "thresholds.max_tokens_per_event": (0, "must be >= 1"),
     "thresholds.thinking_allowed": ("no", "true or false"),
     "thresholds.max_error_rate": (2, "must be in [0, 1]"),
+    "thresholds.browser_overhead_p50_ms": (-100, "must be >= 0"),
+    "thresholds.browser_first_paint_p95_ms": ("quick", "must be a number"),
+    "thresholds.socket_probe_gap_pct": (-20, "must be >= 0"),
 }
 
 

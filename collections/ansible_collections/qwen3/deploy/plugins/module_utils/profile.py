@@ -216,7 +216,8 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
             raise ProfileError(f"{at('vllm.env.' + str(key))}: environment names are UPPER_CASE with a scalar value")
 
     thresholds = p["thresholds"]
-    for field in ("ttft_p95_ms", "webui_overhead_p50_ms", "min_decode_tokens_per_s", "max_error_rate"):
+    for field in ("ttft_p95_ms", "webui_overhead_p50_ms", "min_decode_tokens_per_s", "max_error_rate",
+                  "browser_overhead_p50_ms", "browser_first_paint_p95_ms", "socket_probe_gap_pct"):
         value = _number(thresholds[field], at(f"thresholds.{field}"))
         if value < 0:
             raise ProfileError(f"{at('thresholds.' + field)}: must be >= 0, got {value}")
