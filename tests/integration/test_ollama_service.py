@@ -51,14 +51,23 @@ PLAY = """- name: ollama_service test ({tasks})
       ansible.builtin.include_role:
         name: ollama_service
         tasks_from: validate
-  roles:
-    - role: host_base
-    - role: host_tools
   tasks:
+    - name: Wire in the host tools (ollama-pull)
+      ansible.builtin.include_role:
+        name: host_tools
+        tasks_from: publish
     - name: Run ollama_service ({tasks})
       ansible.builtin.include_role:
         name: ollama_service
         tasks_from: {tasks}
+"""
+BASE = """- name: Host base and the host tools (once per test host)
+  hosts: all
+  become: true
+  roles:
+    - role: llm_profile
+    - role: host_base
+    - role: host_tools
 """
 # What the demo inventory gives every host: this machine's egress CA and the CPU torch wheelhouse for pip.
 SITE = {
@@ -79,7 +88,7 @@ def build_archive(out: Path, version: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def env(testhosts, tmp_path_factory):
+def env(testhosts, tmp_path_factory, run_playbook):
     tmp = tmp_path_factory.mktemp("ollama")
     archive, sha = build_archive(tmp / "v1", VERSION)
     plays = {}
@@ -87,12 +96,15 @@ def env(testhosts, tmp_path_factory):
         plays[tasks] = tmp / f"{tasks}.yml"
         plays[tasks].write_text(PLAY.format(tasks=tasks))
     group = testhosts(PREFIX, 1)
+    (tmp / "base.yml").write_text(BASE)
     base = {
         **SITE,
         "llm_profile": "ollama-demo",
         "ollama_service_archive_src": str(archive),
         "ollama_service_archive_sha256": sha,
     }
+    prepared = run_playbook(tmp / "base.yml", group.inventory, base, timeout=1200)
+    assert prepared.rc == 0, prepared.stdout[-3000:]
     return {"group": group, "host": group.hosts[0], "plays": plays, "base": base, "tmp": tmp}
 
 
@@ -138,7 +150,7 @@ def test_retire_on_a_host_without_ollama(env, run_playbook):
 def test_bad_env_name_fails_before_any_change(env, run_playbook):
     result = run(env, run_playbook, extra={"ollama_service_env": {"GGML_CUDA_NMMU_BLOCKS": 4}})
     assert result.rc != 0
-    assert "ollama_service_env.GGML_CUDA_NMMU_BLOCKS: unknown Ollama variable" in result.stdout
+    assert "ollama_service_env: GGML_CUDA_NMMU_BLOCKS: unknown Ollama variable" in result.stdout
     assert "OLLAMA_NUM_PARALLEL" in result.stdout  # the message lists the valid names
     assert result.changed() == 0
     host = env["host"]

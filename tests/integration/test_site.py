@@ -4,7 +4,8 @@ Bad input changes nothing; the first converge (vLLM CPU build + tiny model + Ope
 -vvv while a watcher inside the host reads every process's argv and environment 20 times a second, and no secret
 appears anywhere; a second run changes nothing; check mode changes nothing; verification fails on a listener nobody
 opened and on an engine that is down; a release that crash-loops and one that fails verification are rolled back;
-chunk size 8 and a rotated admin password reach the browser path and the admin; Ollama (the binary is a STAND-IN,
+a real Chromium paints answers through the reverse proxy without thinking; chunk size 8 and a rotated admin password
+reach the browser path and the admin; Ollama (the binary is a STAND-IN,
 tests/ollama_standin: the real one cannot be downloaded here) does not think for clients that leave `think` out;
 the host-state suite (testinfra) passes; host-key checking is on outside the demo inventory.
 """
@@ -19,8 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+from support import browser_checks, ollama_thinking
 from support import host_checks as hc
-from support import ollama_thinking
 from support.paths import tool
 
 pytestmark = pytest.mark.integration
@@ -135,6 +136,17 @@ def test_first_converge_serves_verifies_and_leaks_no_secret(site, run_playbook):
     allowed = re.compile(r"^600 root /(etc/qwen3-deploy/(vllm\.env|open-webui\.env|open-webui-admin\.json|open-webui\.secret_key)"
                          r"|var/lib/qwen3-deploy/releases/[^/]+/(good|pending)/\d+)$")
     assert [line for line in holders if not allowed.match(line)] == [], holders
+
+
+def test_the_browser_path_paints_answers_through_the_proxy_without_thinking(site):
+    """The first converge's verification drove a real Chromium through nginx (HTTPS) to the Open WebUI page: every
+    answer painted, no thinking block, the browser thresholds met. Positive control: the same page check, with
+    thinking forced on for the admin, sees the thinking block and fails thinking_allowed."""
+    host, _ = site
+    assert browser_checks.verify_problems(latest_results()) == []
+    control = browser_checks.thinking_positive_control(host)
+    assert control["run"]["results"][0]["thinking_block"], control["run"]["results"][0]
+    assert "thinking_allowed" in control["failures"], control["failures"]
 
 
 def test_second_run_changes_nothing(site, run_playbook):

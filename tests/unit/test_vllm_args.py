@@ -119,7 +119,8 @@ def test_cpu_demo_command_line():
     assert argv[:3] == [f"{VENV}/bin/vllm", "serve", f"{MODELS}/tiny-qwen3"]
     llm = resolved("cpu-demo")
     assert (llm["served_model_name"], llm["tensor_parallel_size"]) == ("qwen3-demo", 1)
-    assert as_pairs(argv) == [*expected_pairs(llm), ("--dtype", "bfloat16"), ("--enforce-eager", None)]
+    assert as_pairs(argv) == [*expected_pairs(llm), ("--dtype", "bfloat16"), ("--enforce-eager", None),
+                              ("--override-generation-config", '{"max_new_tokens": 1024}')]
     assert build_env(resolved("cpu-demo")) == {"VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
