@@ -6,7 +6,7 @@ bin/ollama + lib/ollama/, built by tests/ollama_standin/build.py) through its ai
 
 Proved here (one host, `ol-1`, runs in order):
 - retire on a host that never had Ollama: rc 0, changed 0;
-- a bad OLLAMA_* name fails before any change and names `ollama_service_env.<NAME>`; nothing was installed;
+- a bad OLLAMA_* name fails before any change and names `ollama_service_env: <NAME>`; nothing was installed;
 - check mode on the fresh host: rc 0, nothing installed;
 - apply: binary, user (groups render, video), unit + drop-in (env reaches the process), pull, Modelfile,
   create; /api/chat streams without `thinking` for `think: false`, with it for `think: true`;
@@ -161,7 +161,7 @@ def test_bad_env_name_fails_before_any_change(env, run_playbook):
 def test_bad_kv_cache_combination_fails(env, run_playbook):
     result = run(env, run_playbook, extra={"ollama_service_env": {"OLLAMA_KV_CACHE_TYPE": "q8_0"}})
     assert result.rc != 0 and result.changed() == 0
-    assert "ollama_service_env.OLLAMA_KV_CACHE_TYPE: q8_0 needs flash attention" in result.stdout
+    assert "ollama_service_env: OLLAMA_KV_CACHE_TYPE: q8_0 needs flash attention" in result.stdout
 
 
 def test_check_mode_on_fresh_host_changes_nothing(env, run_playbook):

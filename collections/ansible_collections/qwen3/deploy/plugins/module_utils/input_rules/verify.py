@@ -63,6 +63,18 @@ def _prompt(value, values, profile):
     return c.nonempty(value, values, profile) or c.text_line(value, values, profile)
 
 
+def _chromium(value, values, profile):
+    import os  # noqa: PLC0415 - only this rule reads the controller's disk
+
+    problem = c.abs_path(value, values, profile)
+    if problem or "browser" not in (values.get("verify_webui_paths") or []):
+        return problem
+    if not os.access(value, os.X_OK) or os.path.isdir(value):
+        return (f"{value} is not an executable on the controller; install Debian's chromium there or drop "
+                "'browser' from verify_webui_paths")
+    return None
+
+
 RULES = {
     "verify_requests": c.int_range(1, 10000),
     "verify_warmup": c.int_range(0, 100),
@@ -81,6 +93,6 @@ RULES = {
     "verify_allowed_listeners": c.each(_listener_rule, kind="rule"),
     "verify_browser_requests": c.int_range(1, 1000),
     "verify_browser_warmup": c.int_range(0, 10),
-    "verify_browser_chromium": c.abs_path,
+    "verify_browser_chromium": _chromium,
     "verify_browser_via_proxy": c.ok,
 }
