@@ -173,9 +173,9 @@ def test_check_mode_on_fresh_host_changes_nothing(env, run_playbook):
 
 
 def test_a_first_deploy_that_fails_stops_the_server_and_says_so(env, run_playbook):
-    """Nothing to roll back to: the crash-looping server (it cannot bind port 1 as user ollama) is found within
+    """Nothing to roll back to: the crash-looping server (its port is sshd's, so bind fails) is found within
     seconds, stopped and disabled, and the run says so."""
-    result = run(env, run_playbook, extra={"ollama_service_host": "127.0.0.1:1"})
+    result = run(env, run_playbook, extra={"ollama_service_host": "127.0.0.1:22"})
     assert result.rc != 0
     assert "FIRST DEPLOY FAILED: no earlier release of ollama.service to roll back to" in result.stdout
     detected = float(re.search(r"is not healthy: .*? after ([0-9.]+) s", result.stdout).group(1))
