@@ -10,7 +10,7 @@ Fixtures
         group.names                                 # ["vllm-1", "vllm-2"]
         group.inventory                             # Path .testhosts/inventory-vllm.yml (YAML, root over SSH)
         group.hosts[0].name, .ssh_port, .id
-        group.hosts[0].exec("systemctl", "is-active", "x")   # docker exec -> CompletedProcess (text)
+        group.hosts[0].exec("systemctl", "is-active", "x")   # docker exec (SDK) -> CompletedProcess (text)
         group.hosts[0].ssh("systemctl is-active x")           # same over SSH as root
         group.destroy()                             # optional: give the hosts back early
 
@@ -36,7 +36,8 @@ Fixtures
     ``from support.testhosts import run_playbook`` where a fixture does not fit.
 
 Integration tests (marker ``integration``) are skipped with a reason when dockerd is not reachable,
-unless the env var ``CI`` is set: in CI they fail instead.
+unless the env var ``CI`` is set: in CI they fail instead. dockerd is reached through the docker Python
+SDK (``support.testhosts.Docker``), not the docker CLI.
 """
 
 from __future__ import annotations
@@ -59,14 +60,9 @@ class BootedHost:
     id: str
 
     def exec(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """``docker exec NAME argv...`` (text output, not checked)."""
-        return subprocess.run(
-            ["docker", "exec", self.name, *argv],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
+        """``docker exec NAME argv...`` through the docker SDK (text output, not checked; raises
+        ``subprocess.TimeoutExpired`` after ``timeout`` s)."""
+        return _docker().exec(self.name, *argv, timeout=timeout)
 
     def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """Run a shell command as root over SSH with the project key (text output, not checked)."""
@@ -91,7 +87,7 @@ class HostGroup:
     def destroy(self) -> None:
         if self.destroyed:
             return
-        docker = th.Docker()
+        docker = _docker()
         found, _ = th.select(docker, prefix=self.prefix)
         th.destroy(docker, found, log=_quiet)
         self.inventory.unlink(missing_ok=True)
@@ -107,11 +103,19 @@ def _keep() -> bool:
 
 
 _DOCKER_STATE: dict[str, bool] = {}
+_DOCKER: list[th.Docker] = []
+
+
+def _docker() -> th.Docker:
+    """One SDK client for the session (made on first use)."""
+    if not _DOCKER:
+        _DOCKER.append(th.Docker())
+    return _DOCKER[0]
 
 
 def docker_available() -> bool:
     if "up" not in _DOCKER_STATE:
-        _DOCKER_STATE["up"] = th.Docker().available()
+        _DOCKER_STATE["up"] = _docker().available()
     return _DOCKER_STATE["up"]
 
 
@@ -119,7 +123,7 @@ def pytest_collection_modifyitems(config, items):
     integration = [item for item in items if item.get_closest_marker("integration")]
     if not integration or os.environ.get("CI") or docker_available():
         return
-    skip = pytest.mark.skip(reason="dockerd is not reachable (`docker info` failed; run scripts/bootstrap); CI unset")
+    skip = pytest.mark.skip(reason="dockerd is not reachable (docker SDK ping failed; run scripts/bootstrap); CI unset")
     for item in integration:
         item.add_marker(skip)
 
@@ -128,7 +132,7 @@ def pytest_collection_modifyitems(config, items):
 def testhosts():
     """Factory ``testhosts(prefix, count=1, group=None, timeout=180) -> HostGroup`` (see module docstring)."""
     groups: dict[str, HostGroup] = {}
-    docker = th.Docker()
+    docker = _docker()
 
     def factory(prefix: str, count: int = 1, group: str | None = None, timeout: float = 180) -> HostGroup:
         names = th.prefix_names(prefix, count)

@@ -1,11 +1,8 @@
-#!/usr/bin/env python3
-"""Download a pinned Hugging Face model snapshot into a directory, once.
+"""Download a pinned Hugging Face model snapshot into a directory, once (``qwen3-hosttools hf-fetch``).
 
-Runs on the target host (role ``model_weights``) inside a small venv that holds ``huggingface_hub``;
-needs nothing else. ``--check`` needs only the standard library.
-
-    hf_fetch.py --repo-id Qwen/Qwen3-14B-FP8 --revision <commit> --local-dir /var/lib/qwen3-deploy/models/x \\
-        --allow-pattern '*.safetensors' --allow-pattern '*.json' [--token-file F] [--endpoint URL]
+Runs on the target host (role ``model_weights``) in the host tools' venv (``huggingface_hub``); ``--check`` needs
+only the standard library. E.g. ``hf-fetch --repo-id Qwen/Qwen3-14B-FP8 --revision <commit> --local-dir DIR
+--allow-pattern '*.safetensors' --allow-pattern '*.json' [--token-file F] [--endpoint URL]``.
 
 Steps: (1) if the completion marker in the directory matches repo/revision/patterns and every file
 it lists is present with its size, stop (nothing to do); (2) ask the Hub which files the revision
@@ -43,7 +40,6 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -400,7 +396,3 @@ def main(argv: list[str] | None = None) -> int:
     summary.update({k: result[k] for k in ("total_bytes", "downloaded_bytes", "attempts")})
     print(json.dumps({**summary, **request}), flush=True)
     return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -85,7 +85,3 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(min(60, 5 * 2 ** (number - 1)))
     print(json.dumps({"model": args.model, "attempts": args.retries, "errors": errors}))
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

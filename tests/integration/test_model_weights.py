@@ -5,7 +5,7 @@
 * prestaged .tar.gz with a top-level directory (strip 1): same rhythm; the same archive already on
   the host (model_weights_prestaged_remote_src): apply, then unchanged;
 * hf: FakeHub (tests/support/fake_hub.py, a test double of the Hugging Face Hub) runs inside the
-  test host on its own 127.0.0.1 with a required token; the role installs huggingface_hub in a venv
+  test host on its own 127.0.0.1 with a required token; the host tools' venv holds huggingface_hub
   (PyPI through host_base's pip config), downloads the pinned commit, writes the marker; rerun
   changed=0; the token is in a 0600 file and never in the output; a removed file is fetched again;
   a wrong token fails with a message naming the cause.
@@ -41,14 +41,23 @@ PLAYBOOK = """---
   become: true
   roles:
     - role: llm_profile
-    - role: model_weights
+  tasks:
+    - name: Wire in the host tools (hf-fetch)
+      ansible.builtin.include_role:
+        name: host_tools
+        tasks_from: publish
+    - name: Model weights
+      ansible.builtin.include_role:
+        name: model_weights
 """
 BASE_PLAYBOOK = """---
-- name: Host base (test)
+- name: Host base and the host tools (test)
   hosts: all
   become: true
   roles:
+    - role: llm_profile
     - role: host_base
+    - role: host_tools
 """
 
 
@@ -75,7 +84,8 @@ def host(testhosts, run_playbook, tmp_path_factory):
     group = testhosts(PREFIX, 1)
     base = tmp_path_factory.mktemp("mw-base") / "base.yml"
     base.write_text(BASE_PLAYBOOK)
-    result = run_playbook(base, group.inventory, {"host_base_ca_certificates": ca_files()}, timeout=900)
+    result = run_playbook(base, group.inventory, {"host_base_ca_certificates": ca_files(), "llm_profile": "cpu-demo"},
+                          timeout=900)
     assert result.rc == 0, result.stdout[-3000:]
     return group
 

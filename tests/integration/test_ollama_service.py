@@ -6,7 +6,7 @@ bin/ollama + lib/ollama/, built by tests/ollama_standin/build.py) through its ai
 
 Proved here (one host, `ol-1`, runs in order):
 - retire on a host that never had Ollama: rc 0, changed 0;
-- a bad OLLAMA_* name fails before any change and names `ollama_service_env.<NAME>`; nothing was installed;
+- a bad OLLAMA_* name fails before any change and names `ollama_service_env: <NAME>`; nothing was installed;
 - check mode on the fresh host: rc 0, nothing installed;
 - apply: binary, user (groups render, video), unit + drop-in (env reaches the process), pull, Modelfile,
   create; /api/chat streams without `thinking` for `think: false`, with it for `think: true`;
@@ -23,6 +23,7 @@ offload, that Ollama's Go template engine renders our TEMPLATE as intended, and 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,15 +43,37 @@ DROPIN = "/etc/systemd/system/ollama.service.d/10-qwen3-deploy.conf"
 PLAY = """- name: ollama_service test ({tasks})
   hosts: all
   become: true
-  tasks:
+  pre_tasks:
     - name: Resolve the profile
       ansible.builtin.include_role:
         name: llm_profile
+    - name: Check the role's inputs before anything changes (as preflight does)
+      ansible.builtin.include_role:
+        name: ollama_service
+        tasks_from: validate
+  tasks:
+    - name: Wire in the host tools (ollama-pull)
+      ansible.builtin.include_role:
+        name: host_tools
+        tasks_from: publish
     - name: Run ollama_service ({tasks})
       ansible.builtin.include_role:
         name: ollama_service
         tasks_from: {tasks}
 """
+BASE = """- name: Host base and the host tools (once per test host)
+  hosts: all
+  become: true
+  roles:
+    - role: llm_profile
+    - role: host_base
+    - role: host_tools
+"""
+# What the demo inventory gives every host: this machine's egress CA and the CPU torch wheelhouse for pip.
+SITE = {
+    "host_base_ca_certificates": [str(p) for p in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))],
+    "host_base_pip_find_links": ["/opt/wheels"],
+}
 
 
 def build_archive(out: Path, version: str) -> tuple[Path, str]:
@@ -65,7 +88,7 @@ def build_archive(out: Path, version: str) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def env(testhosts, tmp_path_factory):
+def env(testhosts, tmp_path_factory, run_playbook):
     tmp = tmp_path_factory.mktemp("ollama")
     archive, sha = build_archive(tmp / "v1", VERSION)
     plays = {}
@@ -73,11 +96,15 @@ def env(testhosts, tmp_path_factory):
         plays[tasks] = tmp / f"{tasks}.yml"
         plays[tasks].write_text(PLAY.format(tasks=tasks))
     group = testhosts(PREFIX, 1)
+    (tmp / "base.yml").write_text(BASE)
     base = {
+        **SITE,
         "llm_profile": "ollama-demo",
         "ollama_service_archive_src": str(archive),
         "ollama_service_archive_sha256": sha,
     }
+    prepared = run_playbook(tmp / "base.yml", group.inventory, base, timeout=1200)
+    assert prepared.rc == 0, prepared.stdout[-3000:]
     return {"group": group, "host": group.hosts[0], "plays": plays, "base": base, "tmp": tmp}
 
 
@@ -123,7 +150,7 @@ def test_retire_on_a_host_without_ollama(env, run_playbook):
 def test_bad_env_name_fails_before_any_change(env, run_playbook):
     result = run(env, run_playbook, extra={"ollama_service_env": {"GGML_CUDA_NMMU_BLOCKS": 4}})
     assert result.rc != 0
-    assert "ollama_service_env.GGML_CUDA_NMMU_BLOCKS: unknown Ollama variable" in result.stdout
+    assert "ollama_service_env: GGML_CUDA_NMMU_BLOCKS: unknown Ollama variable" in result.stdout
     assert "OLLAMA_NUM_PARALLEL" in result.stdout  # the message lists the valid names
     assert result.changed() == 0
     host = env["host"]
@@ -134,7 +161,7 @@ def test_bad_env_name_fails_before_any_change(env, run_playbook):
 def test_bad_kv_cache_combination_fails(env, run_playbook):
     result = run(env, run_playbook, extra={"ollama_service_env": {"OLLAMA_KV_CACHE_TYPE": "q8_0"}})
     assert result.rc != 0 and result.changed() == 0
-    assert "ollama_service_env.OLLAMA_KV_CACHE_TYPE: q8_0 needs flash attention" in result.stdout
+    assert "ollama_service_env: OLLAMA_KV_CACHE_TYPE: q8_0 needs flash attention" in result.stdout
 
 
 def test_check_mode_on_fresh_host_changes_nothing(env, run_playbook):
@@ -145,23 +172,37 @@ def test_check_mode_on_fresh_host_changes_nothing(env, run_playbook):
     assert host.exec("test", "-e", DROPIN).returncode != 0
 
 
+def test_a_first_deploy_that_fails_stops_the_server_and_says_so(env, run_playbook):
+    """Nothing to roll back to: the crash-looping server (its port is sshd's, so bind fails) is found within
+    seconds, stopped and disabled, and the run says so."""
+    result = run(env, run_playbook, extra={"ollama_service_host": "127.0.0.1:22"})
+    assert result.rc != 0
+    assert "FIRST DEPLOY FAILED: no earlier release of ollama.service to roll back to" in result.stdout
+    detected = float(re.search(r"is not healthy: .*? after ([0-9.]+) s", result.stdout).group(1))
+    assert detected < 30, detected
+    host = env["host"]
+    assert sh(host, "systemctl is-active ollama.service") != "active"
+    assert sh(host, "systemctl is-enabled ollama.service") == "disabled"
+
+
 def test_apply_installs_tunes_pulls_and_creates(env, run_playbook):
     result = run(env, run_playbook)
     assert result.rc == 0, result.stdout[-3000:]
     assert result.changed() > 0
     host = env["host"]
     assert "stand-in" in sh(host, "/usr/local/bin/ollama --version")
-    assert sh(host, "test -f /usr/local/lib/ollama/README-STANDIN && echo yes") == "yes"
+    assert sh(host, f"test -f /opt/qwen3-deploy/ollama/{VERSION}/lib/ollama/README-STANDIN && echo yes") == "yes"
     groups = sh(host, "id -nG ollama").split()
     assert {"ollama", "render", "video"} <= set(groups)
     assert sh(host, "getent passwd ollama | cut -d: -f6") == "/usr/share/ollama"
     assert sh(host, "systemctl is-active ollama.service") == "active"
     assert sh(host, "systemctl is-enabled ollama.service") == "enabled"
-    assert sh(host, "systemctl show -p ExecStart --value ollama.service").startswith("{ path=/usr/local/bin/ollama")
+    assert sh(host, "systemctl show -p ExecStart --value ollama.service").startswith(
+        f"{{ path=/opt/qwen3-deploy/ollama/{VERSION}/bin/ollama")
     dropin = sh(host, f"cat {DROPIN}")
     assert "# role: ollama_service" in dropin and "Ansible managed" in dropin
-    assert 'Environment="OLLAMA_NUM_PARALLEL=1"' in dropin
-    assert 'Environment="OLLAMA_HOST=127.0.0.1:11434"' in dropin
+    assert "Environment=OLLAMA_NUM_PARALLEL=1" in dropin
+    assert "Environment=OLLAMA_HOST=127.0.0.1:11434" in dropin
     (version,) = api(host, "GET", "/api/version")
     assert version["version"] == VERSION and version["standin"] is True
     assert version["env"]["OLLAMA_CONTEXT_LENGTH"] == "2048"  # the drop-in reached the process
@@ -173,6 +214,7 @@ def test_apply_installs_tunes_pulls_and_creates(env, run_playbook):
     assert modelfile.parameters_of(text)["num_ctx"] == ["2048"]
     (show,) = api(host, "POST", "/api/show", {"model": MODEL})
     assert "<think>\n\n</think>\n\n" in show["template"]
+    assert "thinking" not in show["capabilities"]
     lines = api(
         host,
         "POST",
@@ -186,13 +228,13 @@ def test_apply_installs_tunes_pulls_and_creates(env, run_playbook):
     )
     assert len(lines) == 6 and lines[-1]["done"] is True and lines[-1]["eval_count"] == 5
     assert all("thinking" not in line["message"] for line in lines)
-    lines = api(
+    (refused,) = api(
         host,
         "POST",
         "/api/chat",
         {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "think": True, "options": {"num_predict": 2}},
     )
-    assert any(line["message"].get("thinking") for line in lines)
+    assert refused == {"error": f'"{MODEL}" does not support thinking'}  # upstream's 400 for a non-thinking model
 
 
 def test_rerun_changes_nothing_and_does_not_restart(env, run_playbook):
@@ -224,17 +266,18 @@ def test_env_change_restarts_without_pull_or_create(env, run_playbook):
     pid = main_pid(host)
     extra = {
         "llm_profile_overrides": {"ollama": {"parameters": {"temperature": 0.6}}},
-        "ollama_service_env": {"OLLAMA_NUM_PARALLEL": 2, "OLLAMA_KEEP_ALIVE": "24h"},
+        "ollama_service_env": {"OLLAMA_KEEP_ALIVE": "24h"},
     }
     result = run(env, run_playbook, extra=extra)
     assert result.rc == 0, result.stdout[-3000:]
-    assert "RUNNING HANDLER [ollama_service : Restart ollama]" in result.stdout
+    assert task_status(result.stdout, "Restart ollama.service for the new release") == "changed"
     assert main_pid(host) != pid
     (version,) = api(host, "GET", "/api/version")
-    assert version["env"]["OLLAMA_NUM_PARALLEL"] == "2" and version["env"]["OLLAMA_KEEP_ALIVE"] == "24h"
+    assert version["env"]["OLLAMA_KEEP_ALIVE"] == "24h"
     assert task_status(result.stdout, "Pull qwen3") == "skipping"
     assert task_status(result.stdout, "Create the non-thinking model") == "skipping"
-    assert result.changed() == 2, result.stdout[-3000:]  # the drop-in and the restart
+    # the drop-in, the restart and the release pending verification
+    assert result.changed() == 3, result.stdout[-3000:]
 
 
 def test_broken_pull_is_retried(env, run_playbook):
@@ -289,7 +332,7 @@ def test_new_version_reinstalls_and_comes_back_without_pull(env, run_playbook):
     assert sh(host, "systemctl is-enabled ollama.service") == "enabled"
     (version,) = api(host, "GET", "/api/version")
     assert version["version"] == "0.34.5"
-    assert "version=0.34.5" in sh(host, "cat /usr/local/lib/ollama/.qwen3-deploy-install")
+    assert "version=0.34.5" in sh(host, "cat /opt/qwen3-deploy/ollama/0.34.5/.qwen3-deploy-install")
     again = run(env, run_playbook, extra=extra)
     assert again.rc == 0 and again.changed() == 0, again.stdout[-3000:]
 

@@ -1,26 +1,44 @@
-"""End to end: the real site.yml onto a booted Debian 12 systemd host, as an operator runs it.
+"""End to end: the real site.yml onto one booted Debian 12 systemd host, as an operator runs it, in order.
 
-One host for the whole module, in order: bad input changes nothing; first converge (vLLM CPU build + tiny
-model + Open WebUI + verification); a second run changes nothing; check mode changes nothing; switch to the
-Ollama profile (the Ollama binary is a STAND-IN, tests/ollama_standin: the real one cannot be downloaded
-here) and back, keeping weights and WebUI users.
+Bad input changes nothing; the first converge (vLLM CPU build + tiny model + Open WebUI + verification) runs at
+-vvv while a watcher inside the host reads every process's argv and environment 20 times a second, and no secret
+appears anywhere; a second run changes nothing; check mode changes nothing; verification fails on a listener nobody
+opened and on an engine that is down; a release that crash-loops and one that fails verification are rolled back;
+a real Chromium paints answers through the reverse proxy without thinking; chunk size 8 and a rotated admin password
+reach the browser path and the admin; Ollama (the binary is a STAND-IN,
+tests/ollama_standin: the real one cannot be downloaded here) does not think for clients that leave `think` out;
+the host-state suite (testinfra) passes; host-key checking is on outside the demo inventory.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from support import browser_checks, ollama_thinking
+from support import host_checks as hc
+from support.paths import tool
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "e2e-1"
+DEMO_VARS = {"vllm_service_api_key": "demo-vllm-key-not-secret", "open_webui_admin_password": "demo-admin-password-not-secret"}
+ADMIN_EMAIL = "admin@example.com"
+# Fewer measured requests than the demo's 20: the e2e test verifies many times.
+FAST_VERIFY = {"verify_requests": 8, "verify_warmup": 1}
 TIMINGS: dict[str, float] = {}
+
+
+def record(name: str, seconds: float) -> None:
+    TIMINGS[name] = round(seconds, 1)
+    (REPO / "reports").mkdir(exist_ok=True)
+    (REPO / "reports" / "e2e-timings.json").write_text(json.dumps(TIMINGS, indent=1))
 
 
 @pytest.fixture(scope="module")
@@ -32,22 +50,16 @@ def site(testhosts):
     inventory_dir.mkdir(parents=True)
     shutil.copy(group.inventory, inventory_dir / "hosts.yml")
     (inventory_dir / "group_vars").symlink_to(REPO / "inventories" / "demo" / "group_vars")
-    subprocess.run(
-        [str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3")], check=True
-    )
-    return group, inventory_dir
+    subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3")], check=True)
+    return group.hosts[0], inventory_dir
 
 
 @pytest.fixture(scope="module")
 def standin_archive():
     """The Ollama STAND-IN archive (test double) and its sha256."""
     out = REPO / ".cache" / "ollama-standin"
-    printed = subprocess.run(
-        ["python3", str(REPO / "tests" / "ollama_standin" / "build.py"), str(out)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    printed = subprocess.run(["python3", str(REPO / "tests" / "ollama_standin" / "build.py"), str(out)],
+                             check=True, capture_output=True, text=True).stdout
     for line in printed.splitlines():
         sha, path = line.split()
         if path.endswith(".tar.zst"):
@@ -55,113 +67,324 @@ def standin_archive():
     raise AssertionError(f"no .tar.zst archive in: {printed}")
 
 
-def timed(name, run_playbook, *args, **kwargs):
-    start = time.monotonic()
-    result = run_playbook(*args, **kwargs)
-    TIMINGS[name] = round(time.monotonic() - start, 1)
-    # Kept for the record (the closing note and CI logs report converge times).
-    (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports" / "e2e-timings.json").write_text(json.dumps(TIMINGS, indent=1))
-    return result
-
-
-def host_sh(group, command: str) -> subprocess.CompletedProcess:
-    return group.hosts[0].exec("sh", "-c", command)
-
-
-def test_bad_input_fails_before_any_host_change(site, run_playbook):
-    group, inventory = site
-    for extra, message in (
-        ({"llm_profile": "nope"}, "llm_profile: unknown profile 'nope'"),
-        ({"llm_profile_overrides": {"max_model_len": 0}}, "llm_profile_overrides.max_model_len: must be > 0"),
-        ({"open_webui_stream_chunk_size": 0}, "open_webui_stream_chunk_size"),
-    ):
-        result = run_playbook("site.yml", inventory, extra_vars=extra)
-        assert result.rc != 0, result.stdout[-2000:]
-        assert message in result.stdout, result.stdout[-3000:]
-    untouched = host_sh(group, "test ! -e /etc/qwen3-deploy && test ! -e /etc/pip.conf && echo untouched")
-    assert untouched.stdout.strip() == "untouched", untouched
-
-
-def test_first_converge_serves_and_verifies(site, run_playbook):
-    group, inventory = site
-    result = timed("first converge", run_playbook, "site.yml", inventory)
-    assert result.rc == 0, result.stdout[-5000:]
-    assert result.failed() == 0
-    active = host_sh(group, "systemctl is-active qwen3-vllm qwen3-open-webui")
-    assert active.stdout.split() == ["active", "active"], active
-    reports = sorted((REPO / "reports").glob(f"*/{HOST}/*.json"))
-    assert reports, "verification wrote no JSON report"
-
-
-def test_second_run_changes_nothing(site, run_playbook):
-    _, inventory = site
-    result = timed("second run", run_playbook, "site.yml", inventory)
-    assert result.rc == 0, result.stdout[-5000:]
-    assert result.changed(HOST) == 0, result.stdout[-8000:]
-
-
-def test_check_mode_reports_without_changing(site, run_playbook):
-    group, inventory = site
-    before = host_sh(group, "stat -c %Y /etc/systemd/system/qwen3-vllm.service").stdout
-    result = run_playbook("site.yml", inventory, args=("--check",))
-    assert result.rc == 0, result.stdout[-5000:]
-    assert result.changed(HOST) == 0, result.stdout[-8000:]
-    after = host_sh(group, "stat -c %Y /etc/systemd/system/qwen3-vllm.service").stdout
-    assert before == after
-
-
 def latest_results() -> dict:
     newest = sorted((REPO / "reports").glob(f"2*/{HOST}/results.json"))[-1]
     return json.loads(newest.read_text())
 
 
+def exec_start(host) -> str:
+    return hc.unit_show(host, "qwen3-vllm.service", "ExecStart")["ExecStart"]
+
+
+# --- before anything changed -----------------------------------------------------------------------------------
+
+MANY_BAD = {
+    "vllm_service_port": 0,
+    "open_webui_host": "127.0.0.1 --evil",
+    "open_webui_stream_chunk_size": 0,
+    "verify_thresholds": {"ttft_p95_ms": -1},
+    "verify_requests": "many",
+    "model_weights_retries": -3,
+    "ollama_service_env": {"GGML_CUDA_NMMU_BLOCKS": 1},
+    "host_base_proxy_env": {"LD_PRELOAD": "/x.so"},
+    "llm_profile_overrides": {"max_model_len": 9000},
+}
+
+
+def test_bad_input_fails_in_preflight_naming_every_variable_and_changes_nothing(site, run_playbook):
+    host, inventory = site
+    before = hc.fingerprint(host)
+    result = run_playbook("site.yml", inventory, extra_vars=MANY_BAD)
+    assert result.rc != 0
+    assert "PLAY [Base plumbing" not in result.stdout, "a play after preflight ran"
+    for name in MANY_BAD:
+        if name != "llm_profile_overrides":
+            assert name in result.stdout, f"{name} not named:\n{hc.ansible_messages(result.stdout)}"
+    unknown = run_playbook("site.yml", inventory, extra_vars={"llm_profile_overrides": {"max_model_len": 9000}})
+    assert "llm_profile_overrides.max_model_len: 9000 is more than the model supports" in unknown.stdout
+    assert hc.fingerprint(host) == before, "the host changed although the input was refused"
+
+
+# --- first converge, watched ----------------------------------------------------------------------------------
+
+def test_first_converge_serves_verifies_and_leaks_no_secret(site, run_playbook):
+    host, inventory = site
+    secrets = list(DEMO_VARS.values())
+    watch = hc.Watch(host).start(secrets)
+    started = time.monotonic()
+    result = run_playbook("site.yml", inventory, args=("-vvv",), timeout=2700)
+    record("first converge (-vvv, watched)", time.monotonic() - started)
+    watch.stop()
+    assert result.rc == 0, hc.ansible_messages(result.stdout)[-5000:]
+    active = hc.sh(host, "systemctl is-active qwen3-vllm qwen3-open-webui").stdout.split()
+    assert active == ["active", "active"]
+    assert sorted((REPO / "reports").glob(f"*/{HOST}/summary.md")), "verification wrote no report"
+
+    assert watch.rate_hz >= 10, f"the watcher polled at {watch.rate_hz:.1f} Hz only"
+    assert watch.hits == [], f"secrets in a process's argv/environ: {watch.hits}"
+    generated_key = hc.sh(host, "cat /etc/qwen3-deploy/open-webui.secret_key").stdout.strip()
+    secrets.append(generated_key)
+    for name, text in (("stdout -vvv", result.stdout), ("stderr", result.stderr)):
+        assert not [s for s in secrets if s in text], f"a secret in ansible-playbook's {name}"
+    assert hc.journal_mentions(host, secrets) == 0, "a secret in the journal"
+    units = "qwen3-vllm.service qwen3-open-webui.service"
+    shown = hc.sh(host, f"systemctl show {units} --no-pager").stdout
+    assert not [s for s in secrets if s in shown], "a secret in systemctl show"
+    reports = "\n".join(p.read_text(errors="ignore") for p in (REPO / "reports").rglob("*") if p.is_file())
+    assert not [s for s in secrets if s in reports], "a secret in reports/"
+    holders = hc.files_containing(host, secrets)
+    allowed = re.compile(r"^600 root /(etc/qwen3-deploy/(vllm\.env|open-webui\.env|open-webui-admin\.json|open-webui\.secret_key)"
+                         r"|var/lib/qwen3-deploy/releases/[^/]+/(good|pending)/\d+)$")
+    assert [line for line in holders if not allowed.match(line)] == [], holders
+
+
+def test_the_browser_path_paints_answers_through_the_proxy_without_thinking(site):
+    """The first converge's verification drove a real Chromium through nginx (HTTPS) to the Open WebUI page: every
+    answer painted, no thinking block, the browser thresholds met. Positive control: the same page check, with
+    thinking forced on for the admin, sees the thinking block and fails thinking_allowed."""
+    host, _ = site
+    assert browser_checks.verify_problems(latest_results()) == []
+    control = browser_checks.thinking_positive_control(host)
+    assert control["run"]["results"][0]["thinking_block"], control["run"]["results"][0]
+    assert "thinking_allowed" in control["failures"], control["failures"]
+
+
+def test_second_run_changes_nothing(site, run_playbook):
+    _, inventory = site
+    started = time.monotonic()
+    result = run_playbook("site.yml", inventory, extra_vars=FAST_VERIFY)
+    record("second run", time.monotonic() - started)
+    assert result.rc == 0, hc.ansible_messages(result.stdout)[-5000:]
+    assert result.changed(HOST) == 0, result.stdout[-8000:]
+
+
+def test_check_mode_reports_without_changing(site, run_playbook):
+    host, inventory = site
+    before = hc.fingerprint(host)
+    result = run_playbook("site.yml", inventory, args=("--check",))
+    assert result.rc == 0, hc.ansible_messages(result.stdout)[-5000:]
+    assert result.changed(HOST) == 0, result.stdout[-8000:]
+    assert hc.fingerprint(host) == before
+
+
+# --- the engine as clients see it -------------------------------------------------------------------------------
+
+# Runs on the host (python3 stdlib only); reads the key from the role's 0600 file, so it never is in an argv.
+CHAT_CLIENT = r"""
+import json, re, sys, time, urllib.request
+key = re.search(r"VLLM_API_KEY='?([^'\n]*)", open("/etc/qwen3-deploy/vllm.env").read()).group(1)
+body = {"model": "qwen3-demo", "stream": True, "max_tokens": 16, "ignore_eos": True,
+        "messages": [{"role": "user", "content": "Say hello."}]}
+if sys.argv[1] == "think":
+    body["chat_template_kwargs"] = {"enable_thinking": True}
+request = urllib.request.Request("http://127.0.0.1:8000/v1/chat/completions", data=json.dumps(body).encode(),
+    headers={"Content-Type": "application/json", "Authorization": "Bearer " + key})
+content, reasoning = "", 0
+with urllib.request.urlopen(request, timeout=120) as response:
+    for raw in response:
+        line = raw.decode().strip()
+        if line.startswith("data: {"):
+            for choice in json.loads(line[6:]).get("choices", []):
+                delta = choice.get("delta") or {}
+                reasoning += bool(delta.get("reasoning") or delta.get("reasoning_content"))
+                content += delta.get("content") or ""
+print(json.dumps({"content": content, "reasoning_deltas": reasoning}))
+"""
+
+
+def _chat(host, mode: str = "plain") -> dict:
+    out = hc.sh(host, f"python3 - {mode} <<'EOF'\n{CHAT_CLIENT}\nEOF").stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_engine_answers_as_promised(site):
+    """/v1 needs the key (and /health does not); no reasoning by default; asking for thinking yields reasoning (so
+    the zero-reasoning check can fail); kill -9 of the server is restarted by systemd and serves again."""
+    host, _ = site
+    code = "curl -s -o /dev/null -w '%{http_code}' "
+    assert hc.sh(host, code + "http://127.0.0.1:8000/v1/models").stdout == "401"
+    assert hc.sh(host, code + "http://127.0.0.1:8000/health").stdout == "200"
+    plain = _chat(host)
+    assert plain["content"] and plain["reasoning_deltas"] == 0, plain
+    assert _chat(host, "think")["reasoning_deltas"] > 0
+    old = int(hc.unit_show(host, "qwen3-vllm.service", "MainPID")["MainPID"])
+    hc.sh(host, f"kill -9 {old}")
+    started = time.monotonic()
+    time.sleep(2)
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=240)
+    record("serving again after kill -9 (s)", time.monotonic() - started)
+    assert int(hc.unit_show(host, "qwen3-vllm.service", "MainPID")["MainPID"]) != old
+    assert _chat(host)["content"]
+
+
+# --- what verification catches ---------------------------------------------------------------------------------
+
+def test_a_listener_nobody_opened_fails_verification(site, run_playbook):
+    host, inventory = site
+    for name, family, addr in (("stray4", "AF_INET", "0.0.0.0"), ("stray6", "AF_INET6", "::")):
+        code = (f"import socket,time; s=socket.socket(socket.{family}); s.setsockopt(socket.SOL_SOCKET, "
+                f"socket.SO_REUSEADDR, 1); s.bind(('{addr}', 47{len(name)}1)); s.listen(); time.sleep(600)")
+        hc.sh(host, f"systemd-run --unit=qwen3-test-{name} python3 -c \"{code}\"")
+    try:
+        time.sleep(1)
+        result = run_playbook("playbooks/verify.yml", inventory, extra_vars=FAST_VERIFY)
+        assert result.rc != 0
+        assert "qwen3-test-stray4.service" in result.stdout and "qwen3-test-stray6.service" in result.stdout
+        assert "0.0.0.0:4761" in result.stdout and "[::]:4761" in result.stdout
+    finally:
+        hc.sh(host, "systemctl stop qwen3-test-stray4 qwen3-test-stray6")
+
+
+def test_an_engine_that_is_down_fails_whatever_the_thresholds_say(site, run_playbook):
+    host, inventory = site
+    hc.sh(host, "systemctl stop qwen3-vllm")
+    try:
+        result = run_playbook("playbooks/verify.yml", inventory,
+                              extra_vars={**FAST_VERIFY, "verify_fail_on_threshold": False})
+        assert result.rc != 0
+        assert "engine (vLLM) not reachable at http://127.0.0.1:8000" in result.stdout
+    finally:
+        hc.sh(host, "systemctl start qwen3-vllm")
+        hc.wait_http(host, "http://127.0.0.1:8000/health")
+
+
+# --- rollback ------------------------------------------------------------------------------------------------
+
+def _seconds(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
+    assert match, f"{pattern!r} not in output:\n{hc.ansible_messages(text)[-3000:]}"
+    return float(match.group(1))
+
+
+def test_a_release_that_crash_loops_is_detected_and_rolled_back(site, run_playbook):
+    host, inventory = site
+    good = exec_start(host)
+    result = run_playbook("site.yml", inventory, extra_vars={**FAST_VERIFY, "vllm_service_extra_args": {"no-such-flag": True}})
+    assert result.rc != 0
+    assert "ROLLED BACK qwen3-vllm.service" in result.stdout
+    assert "unrecognized arguments: --no-such-flag" in result.stdout  # the journal excerpt says why
+    detected = _seconds(r"is not healthy: .*? after ([0-9.]+) s", result.stdout)
+    serving = _seconds(r"serving again ([0-9.]+) s after the failure was seen", result.stdout)
+    record("crash loop detected after (s)", detected)
+    record("serving again after rollback (s)", serving)
+    assert detected < 30 and serving < 90, (detected, serving)
+    assert exec_start(host) == good
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=10)
+
+
+def test_a_release_that_fails_verification_is_rolled_back_and_users_survive(site, run_playbook):
+    host, inventory = site
+    good = exec_start(host)
+    token = _signin(host, DEMO_VARS["open_webui_admin_password"])
+    chat = hc.sh(host, "curl -s -H 'Content-Type: application/json' -H 'Authorization: Bearer " + token + "' "
+                       "-d '{\"chat\": {\"title\": \"kept across rollbacks\"}}' http://127.0.0.1:8080/api/v1/chats/new").stdout
+    chat_id = json.loads(chat)["id"]
+    # As if an older Open WebUI had migrated this data: this run is an upgrade, so the database is copied first.
+    hc.sh(host, "echo 0.12.3 > /var/lib/qwen3-deploy/open-webui/.qwen3-deploy-version")
+    result = run_playbook("site.yml", inventory, extra_vars={
+        **FAST_VERIFY, "vllm_service_extra_args": {"max-logprobs": 5}, "verify_thresholds": {"ttft_p95_ms": 0.001}})
+    assert result.rc != 0
+    assert "VERIFICATION FAILED" in result.stdout and "ROLLED BACK qwen3-vllm.service" in result.stdout
+    assert "ROLLED BACK qwen3-open-webui.service" in result.stdout
+    assert "ttft_p95_ms" in result.stdout
+    backups = hc.sh(host, "ls /var/lib/qwen3-deploy/open-webui/backups/").stdout.split()
+    assert any(name.startswith("webui-0.12.3-") for name in backups), backups
+    assert "--max-logprobs" not in exec_start(host) and exec_start(host) == good
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=120)
+    token = _signin(host, DEMO_VARS["open_webui_admin_password"])
+    kept = hc.sh(host, f"curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:8080/api/v1/chats/{chat_id}").stdout
+    assert "kept across rollbacks" in kept
+
+
+def _signin(host, password: str) -> str:
+    body = json.dumps({"email": ADMIN_EMAIL, "password": password})
+    out = hc.sh(host, f"curl -s -H 'Content-Type: application/json' -d '{body}' http://127.0.0.1:8080/api/v1/auths/signin").stdout
+    return json.loads(out).get("token", "") if out.startswith("{") else ""
+
+
+# --- Open WebUI: one setting, one home; rotation ---------------------------------------------------------------
+
 def tokens_per_event(results: dict, target: str) -> float:
     return results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"]
 
 
-def test_chunk_size_reaches_the_browser_and_comes_back(site, run_playbook):
-    """Inventory 8 -> the browser path (Socket.IO) gets 8 tokens an event; back to 1 -> 1 (real vLLM behind)."""
-    _, inventory = site
-    eight = run_playbook("playbooks/webui.yml", inventory, extra_vars={"open_webui_stream_chunk_size": 8})
-    assert eight.rc == 0, eight.stdout[-5000:]
-    measured = run_playbook("playbooks/verify.yml", inventory, extra_vars={"verify_fail_on_threshold": False})
-    assert measured.rc == 0, measured.stdout[-5000:]
+def test_chunk_size_and_a_rotated_admin_password_reach_the_browser_path(site, run_playbook):
+    """Inventory chunk 8 -> the browser path gets 8 tokens an event and verification expects exactly 8 (thresholds
+    on); a new vault password is applied to the existing admin. Then back to 1 and the old password."""
+    host, inventory = site
+    rotated = "rotated-admin-password-2"
+    eight = run_playbook("site.yml", inventory, extra_vars={
+        **FAST_VERIFY, "open_webui_stream_chunk_size": 8, "open_webui_admin_password": rotated})
+    assert eight.rc == 0, hc.ansible_messages(eight.stdout)[-5000:]
     results = latest_results()
-    assert tokens_per_event(results, "webui-socket") == 8, results["summary"]["targets"]["webui-socket"]["stats"]
-    # Open WebUI batches only the browser path; its API passes chunks through (FACTS 6).
-    assert tokens_per_event(results, "webui") == 1
+    assert results["thresholds"]["browser_tokens_per_event"] == 8
+    assert tokens_per_event(results, "webui-socket") == 8
+    assert tokens_per_event(results, "webui") == 1  # Open WebUI batches only the browser path (FACTS 6)
+    assert _signin(host, rotated) and not _signin(host, DEMO_VARS["open_webui_admin_password"])
 
-    one = run_playbook("site.yml", inventory)  # inventory value 1 again; verification must pass
-    assert one.rc == 0, one.stdout[-5000:]
+    back = run_playbook("site.yml", inventory, extra_vars=FAST_VERIFY)
+    assert back.rc == 0, hc.ansible_messages(back.stdout)[-5000:]
     assert tokens_per_event(latest_results(), "webui-socket") == 1
+    assert _signin(host, DEMO_VARS["open_webui_admin_password"])
 
 
-def signin_works(group) -> bool:
-    """The demo admin can still sign in to Open WebUI on the host (its data survived)."""
-    payload = json.dumps({"email": "admin@example.com", "password": "demo-admin-password-not-secret"})
-    result = host_sh(
-        group,
-        "curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' "
-        f"-d '{payload}' http://127.0.0.1:8080/api/v1/auths/signin",
-    )
-    return result.stdout.strip() == "200"
+# --- Ollama (STAND-IN binary) and back ---------------------------------------------------------------------------
 
-
-def test_switch_to_ollama_and_back_keeps_weights_and_users(site, run_playbook, standin_archive):
-    group, inventory = site
+def test_ollama_does_not_think_for_clients_that_leave_think_out_and_switching_back_keeps_everything(
+        site, run_playbook, standin_archive):
+    host, inventory = site
     weights = "/var/lib/qwen3-deploy/models/tiny-qwen3/config.json"
-    assert host_sh(group, f"test -f {weights}").returncode == 0
-
-    to_ollama = run_playbook("site.yml", inventory, extra_vars={"llm_profile": "ollama-demo", **standin_archive})
-    assert to_ollama.rc == 0, to_ollama.stdout[-5000:]
-    states = host_sh(group, "systemctl is-active qwen3-vllm ollama; systemctl is-enabled qwen3-vllm").stdout.split()
+    to_ollama = run_playbook("site.yml", inventory, extra_vars={**FAST_VERIFY, "llm_profile": "ollama-demo", **standin_archive})
+    assert to_ollama.rc == 0, hc.ansible_messages(to_ollama.stdout)[-5000:]
+    states = hc.sh(host, "systemctl is-active qwen3-vllm ollama; systemctl is-enabled qwen3-vllm").stdout.split()
     assert states == ["inactive", "active", "disabled"], states
-    assert host_sh(group, f"test -f {weights}").returncode == 0, "weights were removed by the switch"
-    assert signin_works(group), "the WebUI admin did not survive the profile switch"
+    results = latest_results()
+    for target in ("ollama", "webui", "webui-socket"):  # requests without `think`, as clients send them
+        assert results["summary"]["targets"][target]["thinking_leaks"] == 0, target
 
-    back = run_playbook("site.yml", inventory, extra_vars=standin_archive)
-    assert back.rc == 0, back.stdout[-5000:]
-    states = host_sh(group, "systemctl is-active qwen3-vllm ollama; systemctl is-enabled ollama").stdout.split()
+    def run_on_host(command: str) -> subprocess.CompletedProcess:
+        return hc.sh(host, command, timeout=300)
+
+    found = ollama_thinking.check_no_thinking(run_on_host, "http://127.0.0.1:11434", "qwen3-demo-nothink:latest")
+    assert found["ok"], found["problems"]
+    refused = ollama_thinking.check_think_rejected(run_on_host, "http://127.0.0.1:11434", "qwen3-demo-nothink:latest")
+    assert refused["ok"], refused  # positive control: asking for thinking is refused, so the check can fail
+    assert hc.sh(host, f"test -f {weights}").returncode == 0, "weights were removed by the switch"
+    assert _signin(host, DEMO_VARS["open_webui_admin_password"]), "the WebUI admin did not survive the switch"
+
+    back = run_playbook("site.yml", inventory, extra_vars={**FAST_VERIFY, **standin_archive})
+    assert back.rc == 0, hc.ansible_messages(back.stdout)[-5000:]
+    states = hc.sh(host, "systemctl is-active qwen3-vllm ollama; systemctl is-enabled ollama").stdout.split()
     assert states == ["active", "inactive", "disabled"], states
-    assert signin_works(group)
+
+
+# --- the host from outside -------------------------------------------------------------------------------------
+
+def test_host_state_suite(site):
+    _, inventory = site
+    env = {"PATH": f"{Path(tool('pytest')).parent}:/usr/bin:/bin"}
+    proc = subprocess.run([tool("pytest"), "-q", "-p", "no:cacheprovider", "tests/testinfra",
+                           "--hosts=ansible://llm_servers", f"--ansible-inventory={inventory / 'hosts.yml'}"],
+                          cwd=REPO, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout
+
+
+def test_host_keys_are_checked_outside_the_demo_inventory(site, tmp_path, run_playbook):
+    """A production-style inventory (no StrictHostKeyChecking override) refuses a host key it does not know."""
+    host, inventory = site
+    port = host.ssh_port
+    (tmp_path / "hosts.yml").write_text(
+        "all:\n  hosts:\n    prod-like:\n      ansible_host: 127.0.0.1\n"
+        f"      ansible_port: {port}\n      ansible_user: root\n"
+        f"      ansible_ssh_private_key_file: {REPO / '.testhosts' / 'ssh' / 'id_ed25519'}\n")
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    result = subprocess.run([tool("ansible"), "-i", str(tmp_path / "hosts.yml"), "prod-like",
+                             "-m", "ansible.builtin.ping"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                                 "ANSIBLE_SSH_ARGS": f"-o ControlMaster=no -o UserKnownHostsFile={known}"}, check=False)
+    assert result.returncode != 0
+    assert "Host key verification failed" in result.stdout + result.stderr
+    demo = run_playbook("playbooks/preflight.yml", inventory)  # the demo inventory turns checking off for its host
+    assert demo.rc == 0, hc.ansible_messages(demo.stdout)[-3000:]

@@ -1,21 +1,24 @@
-"""Real booted systemd test hosts: boot state, SSH + Ansible, separate network namespaces, clean destroy."""
+"""Real booted systemd test hosts: boot state, SSH + Ansible, separate network namespaces, clean destroy.
+
+dockerd is checked through the docker Python SDK, like the harness itself drives it.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from docker.errors import NotFound
 from support import testhosts as th
+from support.paths import tool
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, str(REPO / "scripts" / "testhosts")]
+CLI = [str(REPO / "scripts" / "testhosts")]
 PREFIX = "th-int"
 
 
@@ -23,8 +26,20 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, check=False, timeout=timeout)
 
 
-def docker(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False, timeout=120)
+_DOCKER = th.Docker()  # the SDK client is made on first use
+
+
+def inspect(name: str) -> dict | None:
+    """``docker inspect NAME`` (None when there is no such container)."""
+    try:
+        return _DOCKER.client.api.inspect_container(name)
+    except NotFound:
+        return None
+
+
+def started(name: str) -> str:
+    data = inspect(name)
+    return f"{data['Id']} {data['State']['StartedAt']}"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +56,7 @@ def test_systemd_is_running_on_each_host(pair):
 
 
 def test_ansible_ping_over_ssh(pair):
-    ansible = REPO / ".venv" / "bin" / "ansible"
+    ansible = Path(tool("ansible"))
     proc = subprocess.run(
         [str(ansible), "all", "-i", str(pair.inventory), "-m", "ansible.builtin.ping"],
         cwd=REPO,
@@ -109,12 +124,30 @@ def test_hosts_have_separate_network_namespaces(pair):
             host.exec("systemctl", "stop", unit)
 
 
+def test_hosts_run_with_the_facts_flags(pair):
+    for host in pair.hosts:
+        data = inspect(host.name)
+        config, hostconfig = data["Config"], data["HostConfig"]
+        assert config["Cmd"] == ["/lib/systemd/systemd"]
+        assert config["Hostname"] == host.name
+        assert config["StopSignal"] == "SIGRTMIN+3"
+        assert config["Labels"][th.LABEL] == "1"
+        assert config["Labels"][th.LABEL_SSH_PORT] == str(host.ssh_port)
+        assert not hostconfig["Privileged"]
+        assert [c.removeprefix("CAP_") for c in hostconfig["CapAdd"]] == ["SYS_ADMIN"]
+        assert hostconfig["SecurityOpt"] == ["seccomp=unconfined"]
+        assert "/sys/fs/cgroup:/sys/fs/cgroup:rw" in hostconfig["Binds"]
+        assert hostconfig["Tmpfs"] == {"/run": "", "/run/lock": ""}
+        assert hostconfig["ShmSize"] == 1 << 30
+        assert hostconfig["PortBindings"] == {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(host.ssh_port)}]}
+
+
 def test_create_again_is_a_noop(pair):
-    before = {h.name: docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", h.name).stdout for h in pair.hosts}
+    before = {h.name: started(h.name) for h in pair.hosts}
     proc = cli("create", "--prefix", PREFIX, "--count", "2")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("is already running") == 2
-    after = {h.name: docker("inspect", "-f", "{{.Id}} {{.State.StartedAt}}", h.name).stdout for h in pair.hosts}
+    after = {h.name: started(h.name) for h in pair.hosts}
     assert after == before
 
 
@@ -130,26 +163,25 @@ def test_list_and_inventory_show_the_hosts(pair):
 
 def test_clashes_are_refused_and_change_nothing():
     foreign, fresh = "th-intx-foreign", "th-intx-1"
-    docker("rm", "-f", foreign)
-    made = docker("create", "--name", foreign, th.image_ref(), "/bin/true")
-    assert made.returncode == 0, made.stderr
+    _DOCKER.remove([foreign])
+    _DOCKER.client.containers.create(th.image_ref(), ["/bin/true"], name=foreign)
     try:
         proc = cli("create", fresh, foreign)
         assert proc.returncode == 2
         assert "not made by scripts/testhosts" in proc.stderr
-        assert docker("inspect", fresh).returncode != 0  # the valid name was not created either
+        assert inspect(fresh) is None  # the valid name was not created either
         proc = cli("destroy", foreign)
         assert proc.returncode == 2
-        assert docker("inspect", foreign).returncode == 0
+        assert inspect(foreign) is not None
     finally:
-        docker("rm", "-f", foreign, fresh)
+        _DOCKER.remove([foreign, fresh])
 
 
 def _leftovers(info: dict) -> list[str]:
     """Everything of one container that can outlive it on this machine."""
     cid, pid = info["Id"], info["pid"]
     found = []
-    if docker("inspect", cid).returncode == 0:
+    if inspect(cid) is not None:
         found.append("container")
     if Path(f"/proc/{pid}").exists():
         found.append(f"pid {pid}")
@@ -167,8 +199,11 @@ def _leftovers(info: dict) -> list[str]:
         found.append(f"veth ifindex {info['veth_ifindex']}")
     found += [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/docker/{cid}")]
     for volume in info["volumes"]:
-        if docker("volume", "inspect", volume).returncode == 0:
-            found.append(f"volume {volume}")
+        try:
+            _DOCKER.client.volumes.get(volume)
+        except NotFound:
+            continue
+        found.append(f"volume {volume}")
     return found
 
 
@@ -178,9 +213,9 @@ def test_destroy_leaves_nothing_behind():
     assert proc.returncode == 0, proc.stderr
     infos = []
     for name in (f"{prefix}-1", f"{prefix}-2"):
-        data = json.loads(docker("inspect", name).stdout)[0]
+        data = inspect(name)
         assert data["State"]["Running"]
-        iflink = docker("exec", name, "cat", "/sys/class/net/eth0/iflink").stdout.strip()
+        iflink = _DOCKER.exec(name, "cat", "/sys/class/net/eth0/iflink").stdout.strip()
         infos.append(
             {
                 "Id": data["Id"],
@@ -193,7 +228,7 @@ def test_destroy_leaves_nothing_behind():
         assert Path(f"/proc/{data['State']['Pid']}").exists()
     proc = cli("destroy", "--prefix", prefix)
     assert proc.returncode == 0, proc.stderr
-    assert docker("ps", "-a", "-q", "--filter", f"name=^{prefix}-").stdout.strip() == ""
+    assert _DOCKER.client.containers.list(all=True, filters={"name": f"^{prefix}-"}) == []
     for info in infos:
         assert _leftovers(info) == []
     assert cli("destroy", "--prefix", prefix).returncode == 0  # idempotent

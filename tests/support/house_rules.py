@@ -191,9 +191,9 @@ def import_cycles(repo: Path) -> list[list[str]]:
         state[node] = "active"
         for nxt in graph[node]:
             if state.get(nxt) == "active":
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append([*stack[stack.index(nxt):], nxt])
             elif nxt not in state:
-                visit(nxt, stack + [nxt])
+                visit(nxt, [*stack, nxt])
         state[node] = "done"
 
     sys.setrecursionlimit(10000)
@@ -204,3 +204,83 @@ def import_cycles(repo: Path) -> list[list[str]]:
 
 
 SYS_PATH = re.compile(r"sys\.path\.(insert|append)|PYTHONPATH")
+
+
+# --- secrets: every task that handles one has no_log -------------------------------------------------------
+
+SKIP_KEYS = {"name", "when", "tags", "loop_control", "register"}
+# Modules whose results carry what they read (a file's content, an HTTP body such as a JWT). Results of other
+# modules (template, copy, file, ...) say only whether something changed, even when the task handled a secret.
+CONTENT_MODULES = {"ansible.builtin.slurp", "ansible.builtin.uri"}
+# Role variables that read a secret only to test whether it is set; their values carry no secret.
+NOT_SECRET = {"__model_weights_fetch_argv": "passes --token-file <path> when model_weights_hf_token is set"}
+
+
+def _tasks(items):
+    """Tasks of a task list, blocks flattened (with the block's no_log inherited)."""
+    for task in items or []:
+        if not isinstance(task, dict):
+            continue
+        inner = task.get("block")
+        if inner is not None:
+            for sub in ("block", "rescue", "always"):
+                for child in _tasks(task.get(sub)):
+                    inherited = {"no_log": child.get("no_log", True)} if task.get("no_log") is True else {}
+                    yield {**child, **inherited}
+        else:
+            yield task
+
+
+def _refs(value) -> set[str]:
+    out: list[Reference] = []
+    _walk(value, "", "", out)
+    return {ref.name for ref in out}
+
+
+def secret_names(roles_dir: Path) -> set[str]:
+    """Vault options (no_log in a spec), role vars computed from them, and results of tasks that run with no_log."""
+    names: set[str] = set()
+    for spec_file in roles_dir.glob("*/meta/argument_specs.yml"):
+        for entry in (yaml.safe_load(spec_file.read_text())["argument_specs"] or {}).values():
+            names |= {n for n, o in (entry.get("options") or {}).items() if o.get("no_log")}
+    role_vars = {}
+    for path in list(roles_dir.glob("*/vars/main.yml")) + list(roles_dir.glob("*/defaults/main.yml")):
+        role_vars.update(yaml.safe_load(path.read_text()) or {})
+    for path in roles_dir.glob("*/tasks/*.yml"):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            if task.get("no_log") is True:
+                if task.get("register") and CONTENT_MODULES & set(task):
+                    names.add(task["register"])
+                for module in ("ansible.builtin.set_fact", "set_fact"):
+                    if isinstance(task.get(module), dict):
+                        names |= set(task[module])
+    changed = True
+    while changed:  # role vars built from secrets are secrets
+        changed = False
+        for name, value in role_vars.items():
+            if name not in names and name not in NOT_SECRET and _refs(value) & names:
+                names.add(name)
+                changed = True
+    return names
+
+
+def _template_refs(task: dict, role_dir: Path) -> set[str]:
+    """Variables the template a template task renders reads (the role's own templates/ only)."""
+    args = task.get("ansible.builtin.template") or task.get("template")
+    src = args.get("src") if isinstance(args, dict) else None
+    if not isinstance(src, str) or "{{" in src:
+        return set()
+    path = role_dir / "templates" / src
+    return names_in(path.read_text()) if path.is_file() else set()
+
+
+def secret_tasks_without_no_log(roles_dir: Path) -> list[str]:
+    secrets = secret_names(roles_dir)
+    offenders = []
+    for path in sorted(roles_dir.glob("*/tasks/*.yml")):
+        for task in _tasks(yaml.safe_load(path.read_text())):
+            used = _refs({k: v for k, v in task.items() if k not in SKIP_KEYS}) | _template_refs(task, path.parent.parent)
+            used &= secrets
+            if used and task.get("no_log") is not True:
+                offenders.append(f"{path.relative_to(roles_dir.parent)}: {task.get('name')!r} uses {sorted(used)}")
+    return offenders

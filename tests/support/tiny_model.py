@@ -4,13 +4,16 @@ Writes a directory that looks like a Hugging Face Qwen3 repo, only very small:
 
 * ``config.json``            Qwen3ForCausalLM, hidden 128, 2 layers, 4 heads, 2 KV heads, head_dim 32
 * ``generation_config.json`` sampling defaults like the real Qwen3 repos
-* ``model.safetensors``      random bf16 weights (fixed seed), written by hand (no safetensors package)
+* ``model.safetensors``      random bf16 weights (fixed seed), written by hand (no safetensors package),
+                             untied lm_head, guarded (tiny_model_guard): no answer can contain '<' (so no
+                             ``<think>`` token or text) and end-of-turn never wins, so answers run to the
+                             token limit the cpu-demo profile sets
 * ``tokenizer.json``         byte-level BPE trained with ``tokenizers`` on a built-in corpus,
                              plus Qwen's special tokens
 * ``tokenizer_config.json``  ChatML chat template; ``enable_thinking=false`` pre-fills an empty
                              ``<think>\\n\\n</think>\\n\\n`` like Qwen3's own template
 
-The weights are noise: the model produces gibberish, but it loads and serves like a real Qwen3
+Apart from the guard the weights are noise: the model produces gibberish, but it loads and serves like a real Qwen3
 (same architecture, tensor names, tokenizer type and chat format). Every run writes the same bytes.
 
 CLI: ``scripts/make-tiny-model --out DIR`` (idempotent: unchanged files are not rewritten).
@@ -33,6 +36,8 @@ os.environ.setdefault("RAYON_RS_NUM_CPUS", "1")
 
 import numpy as np
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+from support import tiny_model_guard as guard
 
 SEED = 20251121
 BPE_VOCAB_SIZE = 1400  # trained tokens incl. the 256 byte symbols; special tokens come on top
@@ -262,7 +267,13 @@ def _bf16_bytes(values: np.ndarray) -> bytes:
     return rounded.tobytes()
 
 
-def tensor_shapes(vocab_size: int, tie_word_embeddings: bool = True) -> dict[str, tuple[int, ...]]:
+def _bf16_round(values: np.ndarray) -> np.ndarray:
+    """The float32 values bf16 storage keeps (what vLLM loads): the bounds are computed on these."""
+    raw = np.frombuffer(_bf16_bytes(values), dtype="<u2").astype(np.uint32) << 16
+    return raw.view("<f4").reshape(values.shape).astype(np.float32)
+
+
+def tensor_shapes(vocab_size: int, tie_word_embeddings: bool = False) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes of a Qwen3ForCausalLM checkpoint (HF naming)."""
     shapes: dict[str, tuple[int, ...]] = {"model.embed_tokens.weight": (vocab_size, HIDDEN)}
     for n in range(LAYERS):
@@ -288,22 +299,37 @@ def tensor_shapes(vocab_size: int, tie_word_embeddings: bool = True) -> dict[str
     return shapes
 
 
-def safetensors_bytes(vocab_size: int, seed: int = SEED, tie_word_embeddings: bool = True) -> bytes:
-    """A complete model.safetensors (bf16) as bytes. Norm weights are 1, the rest N(0, 0.02)."""
+def weights(vocab_size: int, banned: list[int], eos_ids: list[int], seed: int = SEED) -> dict[str, np.ndarray]:
+    """Guarded weights (tiny_model_guard), bf16-rounded float32. Norm weights start at 1, the rest N(0, 0.02)."""
     rng = np.random.default_rng(seed)
-    names = sorted(tensor_shapes(vocab_size, tie_word_embeddings))
-    shapes = tensor_shapes(vocab_size, tie_word_embeddings)
+    shapes = tensor_shapes(vocab_size)
+    tensors = {}
+    for name in sorted(shapes):
+        if name.endswith("norm.weight"):
+            tensors[name] = np.ones(shapes[name], dtype=np.float32)
+        else:
+            tensors[name] = (rng.standard_normal(shapes[name], dtype=np.float32) * INIT_STD).astype(np.float32)
+    guard.apply(tensors, HIDDEN, banned, eos_ids)
+    return {name: _bf16_round(values) for name, values in tensors.items()}
+
+
+def guarded_tokens(tok) -> tuple[list[int], list[int]]:
+    """(banned ids, end-of-turn ids) of the tokenizer (see tiny_model_guard)."""
+    eos = [tok.token_to_id("<|im_end|>"), tok.token_to_id("<|endoftext|>")]
+    added = {c: tok.token_to_id(c) for c, _ in ADDED_TOKENS}
+    tok_bytes = guard.token_bytes(tok.get_vocab(with_added_tokens=True), added)
+    return guard.banned_ids(tok_bytes, set(eos)), eos
+
+
+def safetensors_bytes(tensors: dict[str, np.ndarray]) -> bytes:
+    """A complete model.safetensors (bf16) as bytes."""
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     blobs: list[bytes] = []
     offset = 0
-    for name in names:
-        shape = shapes[name]
-        if name.endswith("norm.weight"):
-            values = np.ones(shape, dtype=np.float32)
-        else:
-            values = (rng.standard_normal(shape, dtype=np.float32) * INIT_STD).astype(np.float32)
-        blob = _bf16_bytes(values)
-        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
+    for name in sorted(tensors):
+        blob = _bf16_bytes(tensors[name])
+        header[name] = {"dtype": "BF16", "shape": list(tensors[name].shape),
+                        "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
         offset += len(blob)
     head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
@@ -343,7 +369,7 @@ def model_files() -> dict[str, bytes]:
         "rope_scaling": None,
         "rope_theta": 1000000,
         "sliding_window": None,
-        "tie_word_embeddings": True,
+        "tie_word_embeddings": False,
         "torch_dtype": "bfloat16",
         "transformers_version": "4.51.0",
         "use_cache": True,
@@ -389,7 +415,7 @@ def model_files() -> dict[str, bytes]:
     return {
         "config.json": _json(config),
         "generation_config.json": _json(generation_config),
-        "model.safetensors": safetensors_bytes(vocab_size),
+        "model.safetensors": safetensors_bytes(weights(vocab_size, *guarded_tokens(tok))),
         "tokenizer.json": (json.dumps(tokenizer_json, indent=2, ensure_ascii=False) + "\n").encode(),
         "tokenizer_config.json": _json(tokenizer_config),
     }

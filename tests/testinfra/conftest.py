@@ -56,7 +56,6 @@ def expect(hostvars, llm):
         "ollama_host": ollama_host.strip("[]") or "127.0.0.1",
         "ollama_port": int(ollama_port or 11434),
         "webui_enabled": bool(_plain(v.get("open_webui_enabled"), True)),
-        "webui_mode": _plain(v.get("open_webui_install_mode"), "venv"),
         "webui_host": _plain(v.get("open_webui_host"), "127.0.0.1"),
         "webui_port": int(_plain(v.get("open_webui_port"), 8080)),
         "models_dir": _plain(v.get("model_weights_dir"), "/var/lib/qwen3-deploy/models"),

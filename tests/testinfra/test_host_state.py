@@ -129,9 +129,8 @@ def test_ollama_dropin_environment_as_rendered(host, expect, llm):
 def test_webui_service_and_port(host, expect):
     if not expect["webui_enabled"]:
         pytest.skip("open_webui_enabled is false")
-    if expect["webui_mode"] == "venv":
-        svc = host.service(WEBUI_UNIT.removesuffix(".service"))
-        assert svc.is_enabled and svc.is_running, f"{WEBUI_UNIT} not enabled and active"
+    svc = host.service(WEBUI_UNIT.removesuffix(".service"))
+    assert svc.is_enabled and svc.is_running, f"{WEBUI_UNIT} not enabled and active"
     addrs = _listeners(host, expect["webui_port"])
     assert addrs, f"nothing listens on port {expect['webui_port']}"
     assert addrs <= {expect["webui_host"]}, f"port {expect['webui_port']} bound on {sorted(addrs)}"

@@ -10,6 +10,23 @@ from support import inputs_harness as h
 
 # variable -> (bad value, text the error must contain). The variable's name must be in the message too.
 ROLE_BAD_VALUES = {
+    # gpu_host
+    "gpu_host_driver_branch": ("560", "has no nvidia-driver-pinning package"),
+    "gpu_host_driver_open": ("maybe", "gpu_host_driver_open"),
+    "gpu_host_driver_replace_other_branch": ("sometimes", "gpu_host_driver_replace_other_branch"),
+    "gpu_host_install_recommends": ("often", "gpu_host_install_recommends"),
+    "gpu_host_cuda_toolkit_install": ("perhaps", "gpu_host_cuda_toolkit_install"),
+    "gpu_host_cuda_toolkit_version": ("12.9", "package suffix <major>-<minor>"),
+    "gpu_host_cuda_repo_base_url": ("developer.download.nvidia.com/compute/cuda/repos", "URL without spaces"),
+    "gpu_host_kernel_headers_package": ("Linux Headers", "must be a Debian package name"),
+    "gpu_host_kernel_headers_meta_package": ("headers;rm", "must be a Debian package name"),
+    "gpu_host_container_runtime": ("podman", "gpu_host_container_runtime"),
+    "gpu_host_container_toolkit_repo_base_url": ("ftp://mirror/libnvidia-container", "URL without spaces"),
+    "gpu_host_reboot_allowed": ("later", "gpu_host_reboot_allowed"),
+    "gpu_host_reboot_timeout": (5, "must be in 60..7200"),
+    "gpu_host_reboot_boot_time_command": ("cat /proc/sys/kernel/random/boot_id\nuptime", "one line"),
+    "gpu_host_persistence_mode": ("on-ish", "gpu_host_persistence_mode"),
+    "gpu_host_nvidia_smi_command": ("bin/nvidia-smi", "absolute path"),
     # host_base
     "host_base_ca_certificates": (["relative/ca.crt"], "absolute path"),
     "host_base_pip_index_url": ("pypi.internal/simple", "URL"),
@@ -84,13 +101,9 @@ ROLE_BAD_VALUES = {
     "ollama_service_rollback": ("perhaps", "bool"),
     # open_webui
     "open_webui_enabled": ("yes please", "bool"),
-    "open_webui_install_mode": ("snap", "one of"),
     "open_webui_version": ("main", "release version"),
     "open_webui_torch_version": ("latest", "release version"),
     "open_webui_pip_extra_args": ("-q\n--pre", "one line"),
-    "open_webui_image": ("Open WebUI:latest", "image reference"),
-    "open_webui_container_name": ("my webui", "whitespace"),
-    "open_webui_volume": ("data volume", "whitespace"),
     "open_webui_host": ("127.0.0.1 --port 1", "not an IP address"),
     "open_webui_port": (70000, "1..65535"),
     "open_webui_backend_kind": ("tgi", "one of"),
@@ -110,6 +123,8 @@ ROLE_BAD_VALUES = {
     "open_webui_health_timeout": (1, "10..3600"),
     "open_webui_rollback": ("later", "bool"),
     "open_webui_backups_keep": (0, "1..100"),
+    "open_webui_interface_defaults": ({"chat fade": False}, "setting names must be words"),
+    "open_webui_ws_compression": ("per message", "bool"),
     # verify
     "verify_requests": (0, "1..10000"),
     "verify_warmup": (-1, "0..100"),
@@ -126,11 +141,25 @@ ROLE_BAD_VALUES = {
     "verify_fail_on_threshold": ("depends", "bool"),
     "verify_listeners_check": ("sure", "bool"),
     "verify_allowed_listeners": ([{"address": "0.0.0.0", "port": 99999}], "1..65535"),
+    "verify_browser_requests": (0, "1..1000"),
+    "verify_browser_warmup": (11, "0..10"),
+    "verify_browser_chromium": ("chromium", "absolute path"),
+    "verify_browser_via_proxy": ("through", "bool"),
+    # webui_proxy
+    "webui_proxy_enabled": ("on demand", "bool"),
+    "webui_proxy_host": ("0.0.0.0 ssl", "not an IP address"),
+    "webui_proxy_port": (0, "1..65535"),
+    "webui_proxy_server_name": ("web ui", "DNS name"),
+    "webui_proxy_tls_cert_src": ("certs/site.pem", "absolute path"),
+    "webui_proxy_tls_key_src": ("/nonexistent/site.key", "not a file"),
+    "webui_proxy_generated_cert_days": (0, "1..3650"),
+    "webui_proxy_read_timeout": (5, "60..86400"),
+    "webui_proxy_client_max_body_size": ("100 MB", "nginx size"),
+    "webui_proxy_gzip_static": ("maybe", "bool"),
     # preflight
     "preflight_validate_role_inputs": ("yes sir", "bool"),
     "preflight_roles_dir": ("roles", "absolute path"),
     "preflight_gpu_checks_enabled": ("nope", "bool"),
-    "preflight_min_cuda_version": ("twelve", "CUDA version"),
     "preflight_nvidia_smi_command": ("nvidia-smi -q", "whitespace"),
     "preflight_vram_overhead_gib": ("lots", "GiB as a number"),
     "preflight_kv_cache_policy": ("some", "one of"),
@@ -223,6 +252,11 @@ PROFILE_BAD_VALUES = {
     "min_compute_capability": ("ampere", "must be a number"),
     "disk_gib": (-5, "must be >= 0"),
     "vllm.package": ("vllm cpu", "package name"),
+    "vllm.cuda_major": ("eleven", "is not a CUDA major this project knows"),
+    "vllm.cuda_route": ("cu12", "is not one of default, cuda12"),
+    "vllm.cuda12.vllm_version": ("0.32.0+cu130", "+cu12<minor>"),
+    "vllm.cuda12.torch_version": ("2.13.0+cu130", "must be a CUDA 12 PyTorch"),
+    "vllm.cuda12.index_urls": (["ftp://mirror/cu129"], "must list the pip indexes"),
     "vllm.version": ("latest", "release version"),
     "vllm.args": ({"max-model-len": 10}, "is set from llm.max_model_len"),
     "vllm.env": ({"lower": "x"}, "UPPER_CASE"),
@@ -234,7 +268,14 @@ PROFILE_BAD_VALUES = {
     "thresholds.max_tokens_per_event": (0, "must be >= 1"),
     "thresholds.thinking_allowed": ("no", "true or false"),
     "thresholds.max_error_rate": (2, "must be in [0, 1]"),
+    "thresholds.browser_overhead_p50_ms": (-100, "must be >= 0"),
+    "thresholds.browser_first_paint_p95_ms": ("quick", "must be a number"),
+    "thresholds.socket_probe_gap_pct": (-20, "must be >= 0"),
 }
+
+
+# Also refused with a GPU profile that installs a CUDA 13 build (vllm 0.32.0): a driver branch older than 580.
+BAD_WITH_CUDA13_PROFILE = {"gpu_host_driver_branch": ("570", "needs driver >= 580.65.06")}
 
 
 def _nested(path: str, value) -> dict:
@@ -283,3 +324,10 @@ def test_secrets_never_appear_in_messages():
     assert errors and all(secret not in e for e in errors)
     errors = h.errors("open_webui", {"open_webui_admin_password": 12345678901234567890})
     assert all("12345678901234567890" not in e for e in errors)
+
+
+@pytest.mark.parametrize(("name", "case"), sorted(BAD_WITH_CUDA13_PROFILE.items()))
+def test_a_driver_branch_too_old_for_the_engine_build_is_refused(name, case):
+    bad, expected = case
+    errors = [e for e in h.errors("gpu_host", {name: bad}, "vllm-fp8") if e.startswith(name + ":")]
+    assert any(expected in e for e in errors), errors

@@ -157,8 +157,8 @@ def test_token_required_and_sent(tmp_path, capsys, monkeypatch):
 def test_token_never_printed_even_on_failure(tmp_path):
     with FakeHub(token="other") as hub:
         hub.add_repo("Qwen/Tiny-Test", make_repo(tmp_path / "repo"))
-        env = dict(os.environ, HF_TOKEN=TOKEN, HF_ENDPOINT=hub.endpoint)
-        cmd = [sys.executable, str(SCRIPT), "--repo-id", "Qwen/Tiny-Test", "--revision", "main"]
+        env = dict(os.environ, HF_TOKEN=TOKEN, HF_ENDPOINT=hub.endpoint, PYTHONPATH=str(Path(hf_fetch.__file__).parents[1]))
+        cmd = [sys.executable, "-m", "qwen3_hosttools", "hf-fetch", "--repo-id", "Qwen/Tiny-Test", "--revision", "main"]
         cmd += ["--local-dir", str(tmp_path / "d"), "--log-file", str(tmp_path / "log")]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == hf_fetch.EXIT_AUTH

@@ -4,13 +4,9 @@ These use real sockets and the double's short sleeps (tens of ms); the metric ma
 tested on replayed streams in test_latency.py.
 """
 
-import sys
-from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import verify_thresholds
-from qwen3_hosttools.latency import kinds, runner, stats, streams, transport
-
+from qwen3_hosttools.latency import runner, transport
 from support.fake_stream_server import FakeScript, FakeStreamServer
 
 
@@ -24,11 +20,11 @@ def test_live_stream_matches_server_timing(kind, chunked):
     t = doc["summary"]["targets"][kind]
     assert t["ok"] == 3 and t["errors"] == {}
     assert t["stats"]["output_tokens"]["p50"] == 8
-    # measured TTFT vs the double's flush of the first content token: client overhead only
+    # measured TTFT is never earlier than the double's flush of the first content token (one clock); how close it
+    # lands is a speed claim, measured by the benchmark scripts/bench-ttft-fidelity, not asserted in a unit test
     for res, sent in zip(doc["runs"][0]["results"], srv.sent[1:], strict=True):
         server_ms = (sent["first_content"] - sent["t0"]) * 1000
         assert res["ttft_ms"] >= server_ms - 1.0
-        assert res["ttft_ms"] - server_ms < 50  # generous: shared CI cores
 
 
 def test_live_cut_off_and_reasoning():

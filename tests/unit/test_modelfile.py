@@ -3,7 +3,6 @@
 How the rendered model behaves under Ollama's rules (no thinking for any client) is tested against the Ollama
 stand-in in test_ollama_standin_nothink.py."""
 
-from pathlib import Path
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile

@@ -1,15 +1,18 @@
-"""nvidia-smi parsing and the driver -> CUDA table (scripts/qwen3_deploy/nvidia_smi.py)."""
+"""nvidia-smi parsing, the driver -> CUDA table (module_utils/nvidia_smi.py) and the module nvidia_smi_facts."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "nvidia-smi"
 DOUBLE = FIXTURES / "fake_bin" / "nvidia-smi"
 
 
@@ -48,6 +51,8 @@ def test_h200_line_read_on_the_lent_host():
         ("a100x2", ("NVIDIA A100-SXM4-80GB", 2, 81920, 8.0, "12.2")),
         ("rtx4090", ("NVIDIA GeForce RTX 4090", 1, 24564, 8.9, "12.4")),
         ("v100-old-driver", ("Tesla V100-SXM2-32GB", 1, 32768, 7.0, "11.4")),
+        ("l40sx2-550", ("NVIDIA L40S", 2, 46068, 8.9, "12.4")),
+        ("h100x8-570", ("NVIDIA H100 80GB HBM3", 8, 81559, 9.0, "12.8")),
     ],
 )
 def test_gpu_classes(case, expected):
@@ -138,7 +143,7 @@ def test_cuda_at_least():
         nvidia_smi.version_tuple("580.x")
 
 
-@pytest.mark.parametrize("case", ["h100", "h200", "a100x2", "rtx4090", "v100-old-driver"])
+@pytest.mark.parametrize("case", ["h100", "h200", "a100x2", "rtx4090", "v100-old-driver", "l40sx2-550", "h100x8-570"])
 def test_the_test_double_replays_its_fixtures(case):
     env = {**os.environ, "NVIDIA_SMI_DOUBLE_CASE": case}
     query = subprocess.run([DOUBLE, *nvidia_smi.QUERY_ARGS], capture_output=True, text=True, env=env, check=True)
@@ -154,3 +159,80 @@ def test_the_test_double_failure_cases(case, rc, status):
     proc = subprocess.run([DOUBLE, *nvidia_smi.QUERY_ARGS], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == rc
     assert nvidia_smi.parse(proc.returncode, proc.stdout, proc.stderr)["status"] == status
+
+
+def test_count_pci_gpus(tmp_path):
+    for name, vendor, klass in [
+        ("0000:16:00.0", "0x10de", "0x030200"),  # NVIDIA 3D controller
+        ("0000:17:00.0", "0x10de", "0x030000"),  # NVIDIA VGA
+        ("0000:18:00.0", "0x10de", "0x068000"),  # NVIDIA bridge (NVSwitch): not a GPU
+        ("0000:00:02.0", "0x8086", "0x030000"),  # Intel VGA
+    ]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "vendor").write_text(vendor + "\n")
+        (tmp_path / name / "class").write_text(klass + "\n")
+    assert nvidia_smi.count_pci_gpus(str(tmp_path)) == 2
+    assert nvidia_smi.count_pci_gpus(str(tmp_path / "absent")) == 0
+
+
+def module(tmp_path, command: str, case: str) -> dict:
+    """Run the module qwen3.deploy.nvidia_smi_facts on localhost (ad-hoc, check mode) and return its result."""
+    ansible = REPO / ".venv" / "bin" / "ansible"
+    if not ansible.exists():
+        pytest.skip("controller venv .venv is missing")
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+        "NVIDIA_SMI_DOUBLE_CASE": case,
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "local"),
+        "ANSIBLE_REMOTE_TEMP": str(tmp_path / "remote"),
+    }
+    proc = subprocess.run(
+        [
+            str(ansible),
+            "localhost",
+            "-i",
+            "localhost,",
+            "-c",
+            "local",
+            "--check",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            "qwen3.deploy.nvidia_smi_facts",
+            "-a",
+            json.dumps({"command": command, "pci_root": str(tmp_path)}),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert result["changed"] is False
+    return result["inventory"]
+
+
+@pytest.mark.parametrize("case", ["h200", "h100x8-570"])
+def test_module_reads_the_double_like_parse(tmp_path, case):
+    inventory = module(tmp_path, str(DOUBLE), case)
+    assert {k: v for k, v in inventory.items() if k not in ("pci_nvidia_devices", "command")} == parse_case(case)
+    assert inventory["pci_nvidia_devices"] == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "case", "status"),
+    [
+        ("/nonexistent/nvidia-smi", "h200", "missing"),
+        ("nvidia-smi-not-on-path", "h200", "missing"),
+        (str(DOUBLE), "driver-not-loaded", "driver_not_loaded"),
+        (str(DOUBLE), "no-devices", "no_devices"),
+    ],
+)
+def test_module_reports_a_missing_or_unloaded_driver_as_a_status(tmp_path, command, case, status):
+    assert module(tmp_path, command, case)["status"] == status

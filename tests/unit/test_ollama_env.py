@@ -1,7 +1,8 @@
 """OLLAMA_* validation for the ollama.service drop-in."""
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env, profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import ollama_env
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
 from support.paths import CATALOG_FILE
 
 
@@ -141,10 +142,12 @@ def test_merge_raises_with_every_error():
     assert "GGML_CUDA_NMMU_BLOCKS" in str(info.value) and "OLLAMA_NUM_PARALLEL" in str(info.value)
 
 
-def test_systemd_assignments_escape():
-    assert ollama_env.systemd_assignments({"OLLAMA_ORIGINS": 'a%b"c\\d', "OLLAMA_HOST": "127.0.0.1:1"}) == [
+def test_drop_in_environment_is_quoted_for_systemd():
+    from ansible_collections.qwen3.deploy.plugins.module_utils import systemd
+
+    assert systemd.environment({"OLLAMA_ORIGINS": 'a%b"c\\d', "OLLAMA_HOST": "127.0.0.1:1"}) == [
+        "OLLAMA_HOST=127.0.0.1:1",
         '"OLLAMA_ORIGINS=a%%b\\"c\\\\d"',
-        '"OLLAMA_HOST=127.0.0.1:1"',
     ]
 
 
@@ -161,21 +164,11 @@ def test_base_url(host, url):
 
 
 def test_filter_plugin_wraps_the_module():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "plugins" / "filter" / "ollama.py"
-    spec = importlib.util.spec_from_file_location("ollama_filters", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    filters = module.FilterModule().filters()
-    assert filters["ollama_env_check"]({"GGML_CUDA_NMMU_BLOCKS": 1}, {}, "127.0.0.1:11434", "/m")
     from ansible.errors import AnsibleFilterError
+    from ansible_collections.qwen3.deploy.plugins.filter import ollama as ollama_filters
 
+    filters = ollama_filters.FilterModule().filters()
     with pytest.raises(AnsibleFilterError, match=r"ollama_service_env\.OLLAMA_KV_CACHE_TYPE"):
         filters["ollama_env"]({"OLLAMA_KV_CACHE_TYPE": "q4_0"}, {}, "127.0.0.1:11434", "/m")
-    assert filters["ollama_modelfile_errors"]("qwen3:14b", {"num_ctx": 8192}) == []
-    (error,) = filters["ollama_modelfile_errors"]("qwen3:14b", {"enable_thinking": False})
-    assert error.startswith("llm_profile_overrides.ollama.parameters: ") and "enable_thinking" in error
     with pytest.raises(AnsibleFilterError, match="enable_thinking"):
         filters["ollama_modelfile"]("qwen3:14b", {"enable_thinking": False})

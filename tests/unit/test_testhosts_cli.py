@@ -1,13 +1,16 @@
-"""scripts/testhosts: argument validation, clash detection, inventory and recap parsing (no docker)."""
+"""scripts/testhosts: argument validation, clash detection, inventory and recap parsing, and the docker
+SDK calls (against doubles: no dockerd needed)."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
+from docker.errors import APIError, ImageNotFound, NotFound
 from support import testhosts as th
 
 REPO = Path(__file__).resolve().parents[2]
@@ -15,7 +18,11 @@ REF = th.image_ref()
 
 
 class FakeDocker:
-    """Test double for ``th.Docker``: serves canned containers and records every call."""
+    """Test double for ``th.Docker``: serves canned containers and records every call.
+
+    Reading methods answer; any other method (start, remove, run_container, import_image, exec, ...)
+    is recorded as mutating and fails the test.
+    """
 
     def __init__(self, containers=None):
         self.containers = {c.name: c for c in containers or []}
@@ -39,23 +46,26 @@ class FakeDocker:
         self.calls.append(("ours",))
         return [c for c in self.containers.values() if c.ours]
 
-    def run(self, *args, **kwargs):
-        self.calls.append(("run", *args))
-        raise AssertionError(f"FakeDocker: unexpected mutating call docker {' '.join(args)}")
+    def __getattr__(self, method):
+        if method.startswith("__"):
+            raise AttributeError(method)
 
-    def exec(self, name, *argv, timeout=30):
-        raise AssertionError("FakeDocker: unexpected exec")
+        def mutating(*args, **kwargs):
+            self.calls.append(("mutate", method, *args))
+            raise AssertionError(f"FakeDocker: unexpected call {method}{args}")
+
+        return mutating
 
     @property
     def mutating_calls(self):
-        return [c for c in self.calls if c[0] == "run"]
+        return [c for c in self.calls if c[0] == "mutate"]
 
 
 @pytest.fixture(autouse=True)
 def _no_state_on_disk(monkeypatch, tmp_path):
     """Locks go to tmp_path and no key pair is generated: unit tests leave .testhosts/ alone."""
-    monkeypatch.setattr(th, "STATE_DIR", tmp_path)
-    monkeypatch.setattr(th, "ensure_ssh_key", lambda: tmp_path / "id_double")
+    monkeypatch.setattr(th.common, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(th.common, "ensure_ssh_key", lambda: tmp_path / "id_double")
 
 
 def fake_container(name, ours=True, image=REF, port=40000, running=True):
@@ -120,7 +130,7 @@ def test_argparse_errors_exit_2(argv):
 
 def test_entry_point_unknown_command_exits_2():
     proc = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "testhosts"), "frobnicate"],
+        [str(REPO / "scripts" / "testhosts"), "frobnicate"],
         capture_output=True,
         text=True,
         check=False,
@@ -219,8 +229,15 @@ def test_recipe_hash_is_stable_and_tracks_the_recipe(monkeypatch):
     assert first == th.recipe_hash()
     assert len(first) == 12
     assert th.image_ref() == f"{th.IMAGE_REPO}:{first}"
-    monkeypatch.setattr(th, "PACKAGES", (*th.PACKAGES, "vim-tiny"))
+    monkeypatch.setattr(th.recipe, "PACKAGES", (*th.PACKAGES, "vim-tiny"))
     assert th.recipe_hash() != first
+    assert th.image_ref() == f"{th.IMAGE_REPO}:{th.recipe_hash()}"
+
+
+def test_recipe_hash_is_the_one_of_the_built_images():
+    # Images and hosts on the machines carry this tag; a refactor must not change it. Update it only
+    # together with a deliberate recipe change (which builds a new image).
+    assert th.recipe_hash() == "2bb163193427"
 
 
 def test_run_flags_are_the_verified_ones():
@@ -230,6 +247,228 @@ def test_run_flags_are_the_verified_ones():
         "--cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw "
         "--tmpfs /run --tmpfs /run/lock --shm-size 1g"
     )
+
+
+def test_run_flags_translate_to_sdk_arguments():
+    assert th.run_flags_to_kwargs(th.SYSTEMD_RUN_FLAGS) == {
+        "cap_add": ["SYS_ADMIN"],
+        "security_opt": ["seccomp=unconfined"],
+        "volumes": ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+        "tmpfs": {"/run": "", "/run/lock": ""},
+        "shm_size": "1g",
+    }
+    more = th.run_flags_to_kwargs((*th.SYSTEMD_RUN_FLAGS, "--cap-add", "NET_ADMIN", "--tmpfs", "/tmp:size=64m"))
+    assert more["cap_add"] == ["SYS_ADMIN", "NET_ADMIN"]
+    assert more["tmpfs"]["/tmp"] == "size=64m"
+
+
+@pytest.mark.parametrize("flags", [("--privileged",), ("--net", "host"), ("--cap-add",)])
+def test_untranslated_run_flags_fail_loudly(flags):
+    with pytest.raises(ValueError):
+        th.run_flags_to_kwargs(flags)
+
+
+def test_host_run_arguments(monkeypatch, tmp_path):
+    monkeypatch.setattr(th.common, "SSH_KEY", tmp_path / "ssh" / "id_ed25519")
+    monkeypatch.setattr(th.hosts, "WHEELHOUSE", tmp_path)  # exists
+    monkeypatch.setattr(th.hosts, "PIP_CACHE", tmp_path / "pip")
+    kwargs = th.host_run_kwargs("th-u-1", REF, 40001)
+    assert kwargs == {
+        "name": "th-u-1",
+        "hostname": "th-u-1",
+        "cap_add": ["SYS_ADMIN"],
+        "security_opt": ["seccomp=unconfined"],
+        "tmpfs": {"/run": "", "/run/lock": ""},
+        "shm_size": "1g",
+        "stop_signal": "SIGRTMIN+3",
+        "ports": {"22/tcp": ("127.0.0.1", 40001)},
+        "volumes": [
+            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            f"{tmp_path}/ssh/id_ed25519.pub:/etc/ssh/testhosts_authorized_keys:ro",
+            f"{tmp_path}:{tmp_path}:ro",
+            f"{tmp_path}/pip:/root/.cache/pip",
+        ],
+        "labels": {
+            th.LABEL: "1",
+            th.LABEL_IMAGE: REF,
+            th.LABEL_RECIPE: th.recipe_hash(),
+            th.LABEL_SSH_PORT: "40001",
+        },
+    }
+    monkeypatch.setattr(th.hosts, "WHEELHOUSE", tmp_path / "absent")
+    assert f"{tmp_path}/absent:{tmp_path}/absent:ro" not in th.host_run_kwargs("th-u-1", REF, 40001)["volumes"]
+
+
+# ---------------------------------------------------------------------------------------------
+# th.Docker against a fake docker SDK client
+# ---------------------------------------------------------------------------------------------
+def inspect_data(container):
+    """What ``docker inspect`` returns for a ``th.Container`` (the fields th reads)."""
+    return {
+        "Name": "/" + container.name,
+        "Id": container.id,
+        "Config": {"Image": container.image, "Labels": dict(container.labels)},
+        "State": {"Running": container.running, "Status": container.status, "Pid": container.pid},
+    }
+
+
+class FakeSdkContainer:
+    def __init__(self, client, attrs):
+        self.client, self.attrs = client, attrs
+        self.name = attrs["Name"].lstrip("/")
+
+    def start(self):
+        self.client.calls.append(("start", self.name))
+        if self.client.start_errors:
+            raise self.client.start_errors.pop(0)
+        self.attrs["State"] = {"Running": True, "Status": "running", "Pid": 4242}
+
+    def reload(self):
+        pass
+
+
+class FakeSdkClient:
+    """Just enough of ``docker.DockerClient`` (and its ``.api``) for th.Docker; records calls."""
+
+    def __init__(self, containers=(), images=(REF,)):
+        self.calls: list[tuple] = []
+        self.store = {c.name: c for c in containers}
+        self.images_known = set(images)
+        self.start_errors: list[Exception] = []
+        self.exec_result = (0, b"", b"")
+        self.exec_delay = 0.0
+        self.timeout = 60
+        self.api = self
+        self.containers = SimpleNamespace(get=self.get_container, list=self.list_containers, create=self.create)
+        self.images = SimpleNamespace(get=self.get_image)
+
+    # api
+    def ping(self):
+        return True
+
+    def remove_container(self, name, v=False, force=False):
+        self.calls.append(("remove", name, v, force))
+        if self.store.pop(name, None) is None:
+            raise NotFound(f"No such container: {name}")
+
+    def exec_create(self, name, cmd, stdout=True, stderr=True):
+        if name not in self.store:
+            raise NotFound("404", explanation=f"No such container: {name}")
+        return {"Id": "e1"}
+
+    def exec_start(self, exec_id, demux=False):
+        time.sleep(self.exec_delay)
+        return self.exec_result[1:]
+
+    def exec_inspect(self, exec_id):
+        return {"Running": False, "ExitCode": self.exec_result[0]}
+
+    def import_image_from_stream(self, stream, repository=None, tag=None, changes=None):
+        data = b"".join(stream)
+        self.calls.append(("import", repository, tag, changes, data, self.timeout))
+        if data == b"bad":
+            return '{"status":"Importing"}\n{"errorDetail":{"message":"boom"},"error":"boom"}\n'
+        self.images_known.add(f"{repository}:{tag}")
+        return '{"status":"sha256:0123"}\n'
+
+    # containers / images
+    def get_image(self, ref):
+        if ref not in self.images_known:
+            raise ImageNotFound(ref)
+        return object()
+
+    def get_container(self, name):
+        if name not in self.store:
+            raise NotFound(name)
+        return FakeSdkContainer(self, inspect_data(self.store[name]))
+
+    def list_containers(self, all=False, filters=None, ignore_removed=False):
+        assert (all, filters, ignore_removed) == (True, {"label": f"{th.LABEL}=1"}, True)
+        return [FakeSdkContainer(self, inspect_data(c)) for c in self.store.values() if c.ours]
+
+    def create(self, image, command, **kwargs):
+        self.calls.append(("create", image, command, kwargs))
+        attrs = {
+            "Name": "/" + kwargs["name"],
+            "Id": "c" * 64,
+            "Config": {"Image": image, "Labels": kwargs["labels"]},
+            "State": {"Running": False, "Status": "created"},
+        }
+        return FakeSdkContainer(self, attrs)
+
+
+def test_create_runs_hosts_with_the_sdk_and_retries_a_taken_port(monkeypatch, tmp_path):
+    monkeypatch.setattr(th.hosts, "PIP_CACHE", tmp_path / "pip")
+    client = FakeSdkClient()
+    client.start_errors = [APIError("500", explanation="Bind for 127.0.0.1:40000 failed: port is already allocated")]
+    made = th.create(th.Docker(client=client), ["th-u-1"], wait=False, log=lambda _m: None)
+    creates = [c for c in client.calls if c[0] == "create"]
+    assert len(creates) == 2
+    assert [c[0] for c in client.calls] == ["create", "start", "remove", "create", "start"]
+    _, image, command, kwargs = creates[1]
+    assert (image, command) == (REF, ["/lib/systemd/systemd"])
+    assert kwargs["detach"] is True
+    assert kwargs["cap_add"] == ["SYS_ADMIN"] and kwargs["stop_signal"] == "SIGRTMIN+3"
+    assert kwargs["labels"][th.LABEL_SSH_PORT] == str(kwargs["ports"]["22/tcp"][1])
+    assert creates[0][3]["ports"] != kwargs["ports"]
+    assert made == [None]  # the fake does not keep what it created
+
+
+def test_run_container_reports_other_start_errors():
+    client = FakeSdkClient()
+    client.start_errors = [APIError("500", explanation="unable to apply caps")]
+    with pytest.raises(th.TesthostError, match="starting container th-u-1 failed: unable to apply caps"):
+        th.Docker(client=client).run_container(REF, ["/lib/systemd/systemd"], name="th-u-1", labels={})
+
+
+def test_remove_ignores_missing_containers():
+    client = FakeSdkClient([fake_container("th-u-1")])
+    th.Docker(client=client).remove(["th-u-1", "th-u-2"])
+    assert client.calls == [("remove", "th-u-1", True, True), ("remove", "th-u-2", True, True)]
+
+
+def test_inspect_and_image_exists():
+    client = FakeSdkClient([fake_container("th-u-1", port=40009), fake_container("other", ours=False)])
+    docker = th.Docker(client=client)
+    assert docker.inspect("th-u-1").ssh_port == 40009
+    assert not docker.inspect("other").ours
+    assert docker.inspect("th-u-2") is None
+    assert [c.name for c in docker.ours()] == ["th-u-1"]
+    assert docker.image_exists(REF)
+    assert not docker.image_exists(f"{th.IMAGE_REPO}:000000000000")
+    assert docker.available()
+
+
+def test_exec_is_like_subprocess_run():
+    client = FakeSdkClient([fake_container("th-u-1")])
+    client.exec_result = (3, b"a\r\nb\n", b"err\n")
+    proc = th.Docker(client=client).exec("th-u-1", "sh", "-c", "x")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "a\nb\n", "err\n")
+    assert proc.args == ["docker", "exec", "th-u-1", "sh", "-c", "x"]
+    missing = th.Docker(client=client).exec("th-u-9", "true")
+    assert (missing.returncode, missing.stderr) == (1, "Error response from daemon: No such container: th-u-9\n")
+    client.exec_delay = 2
+    with pytest.raises(subprocess.TimeoutExpired):
+        th.Docker(client=client).exec("th-u-1", "sleep", "9", timeout=0.2)
+
+
+def test_import_streams_the_tar_with_the_recipe_changes(tmp_path):
+    client = FakeSdkClient(images=())
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "hostname").write_text("x\n")
+    th.import_rootfs(th.Docker(client=client), tmp_path, "tsdk-unit:1")
+    (_, repository, tag, changes, data, timeout) = client.calls[0]
+    assert (repository, tag) == ("tsdk-unit", "1")
+    assert changes == ['CMD ["/lib/systemd/systemd"]', "ENV container=docker", f"LABEL {th.LABEL_RECIPE}={th.recipe_hash()}"]
+    assert b"./etc/hostname" in data
+    assert timeout == th.dockerapi.IMPORT_TIMEOUT
+    assert client.timeout == 60  # restored
+
+
+def test_import_error_in_the_stream_fails():
+    client = FakeSdkClient(images=())
+    with pytest.raises(th.TesthostError, match="docker import failed: boom"):
+        th.Docker(client=client).import_image([b"b", b"ad"], "tsdk-unit:2", [])
 
 
 RECAP_SAMPLE = """

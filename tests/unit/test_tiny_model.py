@@ -3,7 +3,6 @@
 import json
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import jinja2
@@ -18,7 +17,7 @@ CLI = REPO / "scripts" / "make-tiny-model"
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny")
-    subprocess.run([sys.executable, str(CLI), "--out", str(out), "--quiet"], check=True)
+    subprocess.run([str(CLI), "--out", str(out), "--quiet"], check=True)
     return out
 
 
@@ -35,7 +34,7 @@ def read_safetensors_header(path: Path) -> dict:
 
 def test_byte_identical_across_runs(model_dir, tmp_path):
     again = tmp_path / "again"
-    subprocess.run([sys.executable, str(CLI), "--out", str(again), "--quiet"], check=True)
+    subprocess.run([str(CLI), "--out", str(again), "--quiet"], check=True)
     names = sorted(p.name for p in model_dir.iterdir())
     assert names == [
         "config.json",
@@ -66,7 +65,7 @@ def test_config_is_qwen3(model_dir):
     assert cfg["model_type"] == "qwen3"
     assert (cfg["hidden_size"], cfg["num_hidden_layers"]) == (128, 2)
     assert (cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]) == (4, 2, 32)
-    assert cfg["tie_word_embeddings"] is True
+    assert cfg["tie_word_embeddings"] is False  # the guard needs its own lm_head (tiny_model_guard)
     assert cfg["torch_dtype"] == "bfloat16"
     assert cfg["max_position_embeddings"] == 4096
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -81,7 +80,7 @@ def test_safetensors_names_shapes_and_dtype(model_dir):
     assert header.pop("__metadata__") == {"format": "pt"}
     assert {k: tuple(v["shape"]) for k, v in header.items()} == tiny_model.tensor_shapes(cfg["vocab_size"])
     assert {v["dtype"] for v in header.values()} == {"BF16"}
-    assert "lm_head.weight" not in header  # tied embeddings
+    assert header["lm_head.weight"]["shape"] == [cfg["vocab_size"], 128]  # untied: the guard's lm_head
     for n in range(2):
         for part in ("q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"):
             assert f"model.layers.{n}.self_attn.{part}.weight" in header

@@ -9,7 +9,10 @@ import shlex
 from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles, vllm_args
+from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
+from ansible_collections.qwen3.deploy.plugins.module_utils import vllm_args
+from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import UnitValueError
+from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import environment as systemd_environment
 from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import exec_line as systemd_exec
 from ansible_collections.qwen3.deploy.plugins.module_utils.systemd import quote as systemd_quote
 from ansible_collections.qwen3.deploy.plugins.module_utils.vllm_args import VllmArgsError, build_argv, build_env
@@ -62,9 +65,9 @@ THINKING_OFF = ("--default-chat-template-kwargs", '{"enable_thinking": false}')
 def expected_pairs(llm):
     """The flags every profile gets, with the values of its catalog entry (the catalog is the lead's data)."""
     return [
-        ("--served-model-name", llm["served_model_name"]),
         ("--host", "127.0.0.1"),
         ("--port", "8000"),
+        ("--served-model-name", llm["served_model_name"]),
         ("--max-model-len", str(llm["max_model_len"])),
         ("--max-num-seqs", str(llm["max_num_seqs"])),
         ("--tensor-parallel-size", str(llm["tensor_parallel_size"])),
@@ -116,7 +119,8 @@ def test_cpu_demo_command_line():
     assert argv[:3] == [f"{VENV}/bin/vllm", "serve", f"{MODELS}/tiny-qwen3"]
     llm = resolved("cpu-demo")
     assert (llm["served_model_name"], llm["tensor_parallel_size"]) == ("qwen3-demo", 1)
-    assert as_pairs(argv) == [*expected_pairs(llm), ("--dtype", "bfloat16"), ("--enforce-eager", None)]
+    assert as_pairs(argv) == [*expected_pairs(llm), ("--dtype", "bfloat16"), ("--enforce-eager", None),
+                              ("--override-generation-config", '{"max_new_tokens": 1024}')]
     assert build_env(resolved("cpu-demo")) == {"VLLM_CPU_KVCACHE_SPACE": "1"}
 
 
@@ -210,14 +214,17 @@ def test_direct_llm_validation_names_llm_fields():
         ("force_quantization", "yes", "llm.force_quantization"),
     ]:
         with pytest.raises(VllmArgsError, match=re.escape(needle)):
-            build_argv({**llm, field: value}, venv=VENV, models_dir=MODELS)
+            if field == "engine":
+                build_argv({**llm, field: value}, venv=VENV, models_dir=MODELS)
+            else:
+                vllm_args.profile_flags({**llm, field: value})
     cpu = resolved("cpu-demo")
     with pytest.raises(VllmArgsError, match=re.escape("llm.tensor_parallel_size must be 1")):
-        build_argv({**cpu, "tensor_parallel_size": 2}, venv=VENV, models_dir=MODELS)
+        vllm_args.profile_flags({**cpu, "tensor_parallel_size": 2})
     with pytest.raises(VllmArgsError, match=re.escape("llm.model.name")):
         build_argv({**llm, "model": {**llm["model"], "name": "../etc"}}, venv=VENV, models_dir=MODELS)
     with pytest.raises(VllmArgsError, match=re.escape("llm.quantization is 'none'")):
-        build_argv({**llm, "quantization": "none", "force_quantization": True}, venv=VENV, models_dir=MODELS)
+        vllm_args.profile_flags({**llm, "quantization": "none", "force_quantization": True})
 
 
 def test_env_merge_and_secrets_refused():
@@ -253,9 +260,9 @@ def test_systemd_quote_escapes_specifiers_and_variables():
     assert systemd_quote("$HOME", exec_line=False) == '"$HOME"'
     assert systemd_quote('a "b" \\c') == '"a \\"b\\" \\\\c"'
     assert systemd_quote("") == '""'
-    with pytest.raises(VllmArgsError):
+    with pytest.raises(UnitValueError):
         systemd_quote("a\nb")
-    assert vllm_args.systemd_environment({"B": "x y", "A": "1"}) == ["A=1", '"B=x y"']
+    assert systemd_environment({"B": "x y", "A": "1"}) == ["A=1", '"B=x y"']
 
 
 def render_unit_template(unit):
@@ -282,7 +289,7 @@ def test_systemd_unit_template_renders_any_unit_from_a_dict():
             "Unit": {"Description": "x", "After": ["a.target", "b.target"], "Skip": None},
             "Service": {
                 "ExecStart": systemd_exec(argv),
-                "Environment": vllm_args.systemd_environment({"A": "1", "B": "x y"}),
+                "Environment": systemd_environment({"A": "1", "B": "x y"}),
                 "NoNewPrivileges": True,
                 "PrivateDevices": False,
                 "RestartSec": 5,

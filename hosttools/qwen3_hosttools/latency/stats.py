@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from typing import Any
 
@@ -10,7 +11,7 @@ from qwen3_hosttools.latency.kinds import ENGINE_KINDS, METRICS, PERCENTILES, WE
 
 def percentile(values: list[float], p: float) -> float | None:
     """Linear-interpolated percentile (numpy's default; ``statistics.quantiles`` method inclusive)."""
-    vals = [v for v in values if v is not None and v == v]  # v == v drops NaN
+    vals = [v for v in values if v is not None and not math.isnan(v)]
     if not vals:
         return None
     if len(vals) == 1:

@@ -18,7 +18,6 @@ from dataclasses import asdict
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import verify_report, verify_thresholds
 
 

@@ -1,51 +1,28 @@
-"""Ansible filters for GPU facts and fit checks; the logic lives in module_utils/{nvidia_smi,vram}.py."""
+"""Ansible filters for GPU checks; the logic lives in module_utils/{vram,cuda_route,nvidia_smi}.py.
+
+{{ llm | qwen3.deploy.gpu_fit_check(qwen3_gpus, inventory_hostname, overhead_gib=..., kv_policy=...,
+                                    pci_gpu_count=...) }}     -> {refusals, warnings, estimate, ...}
+{{ free_bytes | qwen3.deploy.gpu_disk_check(path, disk_gib, host, name) }}   -> refusal or ''
+{{ llm | qwen3.deploy.gpu_driver_requirement }}                 -> {min_driver, cuda_major, build, source} or None
+{{ qwen3_gpus | qwen3.deploy.gpu_driver_action(llm, branch, replace_other_branch, host) }}
+                                                                -> {install, refusal, reason}
+{{ driver_version | qwen3.deploy.driver_max_cuda }}             -> '13.0' ('' if unknown)
+"""
 
 from __future__ import annotations
 
-
 from ansible.errors import AnsibleFilterError
-
-from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi, vram
-
-
-def _plain(value):
-    """Ansible hands tagged/lazy containers to filters; give the Python code plain dicts and lists."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route, nvidia_smi, vram
+from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 
-def nvidia_smi_facts(query_result, header_result=None):
-    """The GPU inventory dict from the registered results of the two nvidia-smi probes."""
-    query = _plain(query_result or {})
-    header = _plain(header_result or {})
-    rc = query.get("rc")
-    if rc is None:
-        rc = 127 if query.get("failed") else 0
-    try:
-        return nvidia_smi.parse(
-            int(rc),
-            query.get("stdout", ""),
-            query.get("stderr", ""),
-            header.get("stdout", "") if header.get("rc", 1) == 0 else "",
-            query.get("msg", "") if rc else "",
-        )
-    except nvidia_smi.NvidiaSmiError as error:
-        raise AnsibleFilterError(f"nvidia-smi output not understood: {error}") from None
-
-
-def gpu_fit_check(profile, gpus, host, *, min_cuda="12.0", overhead_gib=None, kv_policy="full", pci_gpu_count=0):
+def gpu_fit_check(profile, gpus, host, *, overhead_gib=None, kv_policy="full", pci_gpu_count=0):
     """Refusals, warnings and the VRAM estimate for the resolved profile `llm` on a host."""
     try:
         return vram.check_host(
             _plain(profile),
             _plain(gpus),
             host=str(host),
-            min_cuda=str(min_cuda),
             overhead_gib=None if overhead_gib in (None, "") else float(overhead_gib),
             kv_policy=str(kv_policy),
             pci_gpu_count=int(pci_gpu_count),
@@ -59,6 +36,21 @@ def gpu_disk_check(free_bytes, path, disk_gib, host, name):
     return vram.check_disk(float(free_bytes), str(path), float(disk_gib), host=str(host), name=str(name)) or ""
 
 
+def gpu_driver_requirement(profile):
+    """The NVIDIA driver the profile's engine build needs (None for CPU profiles)."""
+    return cuda_route.requirement(_plain(profile))
+
+
+def gpu_driver_action(gpus, profile, branch, replace_other_branch, host):
+    """gpu_host's decision for the present driver (see cuda_route.driver_action)."""
+    try:
+        return cuda_route.driver_action(
+            _plain(gpus), _plain(profile), str(branch), bool(replace_other_branch), str(host)
+        )
+    except (ValueError, KeyError) as error:
+        raise AnsibleFilterError(f"gpu_driver_action: {error}") from None
+
+
 def driver_max_cuda(driver_version):
     """Newest CUDA the driver supports, from NVIDIA's table (see nvidia_smi.DRIVER_CUDA_TABLE); '' if unknown."""
     try:
@@ -67,20 +59,12 @@ def driver_max_cuda(driver_version):
         return ""
 
 
-def cuda_at_least(cuda_version, wanted):
-    """True when cuda_version >= wanted (both like '12.4')."""
-    try:
-        return nvidia_smi.cuda_at_least(str(cuda_version) if cuda_version else None, str(wanted))
-    except nvidia_smi.NvidiaSmiError:
-        return False
-
-
 class FilterModule:
     def filters(self):
         return {
-            "nvidia_smi_facts": nvidia_smi_facts,
             "gpu_fit_check": gpu_fit_check,
             "gpu_disk_check": gpu_disk_check,
+            "gpu_driver_requirement": gpu_driver_requirement,
+            "gpu_driver_action": gpu_driver_action,
             "driver_max_cuda": driver_max_cuda,
-            "cuda_at_least": cuda_at_least,
         }

@@ -7,17 +7,7 @@
 from __future__ import annotations
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import profile
-
-
-def _plain(value):
-    """Ansible hands tagged/lazy containers to filters; give the Python code plain dicts and lists."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 
 def llm_profile(catalog, name, overrides=None):

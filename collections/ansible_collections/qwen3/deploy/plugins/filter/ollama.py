@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import modelfile, ollama_env, systemd
 
 

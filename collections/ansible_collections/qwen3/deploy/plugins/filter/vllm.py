@@ -9,18 +9,8 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import systemd, vllm_args
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
+from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 
 def vllm_exec_start(llm, **options):

@@ -17,8 +17,8 @@ import os
 from ansible.errors import AnsibleLookupError, AnsibleUndefinedVariable
 from ansible.plugins.lookup import LookupBase
 from ansible.template import trust_as_template
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import inputs
+from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 DOCUMENTATION = """
 name: input_errors
@@ -37,17 +37,6 @@ options:
     default: false
 """
 
-
-def _plain(value):
-    """Ansible 2.19 hands tagged containers and scalars; the checks work on plain Python values."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
 
 
 def _trusted(value):

@@ -9,13 +9,15 @@ None. Factories below return checkers; ``all_of`` chains them.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from typing import Any
 
 Checker = Callable[[Any, dict, "dict | None"], "str | None"]
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
 _NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _UNIT = re.compile(r"^[A-Za-z0-9:_.@-]+\.service$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,7 +57,7 @@ def int_range(low: int | None = None, high: int | None = None) -> Checker:
 
 def number_range(low: float | None = None, high: float | None = None, *, low_open: bool = False) -> Checker:
     def check(value, _values, _profile):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             return f"must be a number, got {value!r}"
         if low is not None and (value <= low if low_open else value < low):
             return f"must be {'>' if low_open else '>='} {low}, got {value}"

@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 
 TCP_LISTEN = "0A"
 UDP_UNCONNECTED = "07"
@@ -69,6 +70,26 @@ def _describe(pid: int | None, proc: str = "/proc") -> tuple[str, str]:
     return comm, (units[0] if units else "")
 
 
+def socket_units(list_sockets_output: str) -> dict[str, str]:
+    """``{"[::]:22": "ssh.socket", ...}`` from ``systemctl list-sockets --all --no-legend``: sockets systemd itself
+    holds for socket activation belong to PID 1 (init.scope) in /proc; this names the .socket unit instead."""
+    units = {}
+    for line in list_sockets_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1].endswith(".socket") and re.match(r"^(\[[^]]+\]|[0-9.]+):[0-9]+$", fields[0]):
+            units[fields[0]] = fields[1]
+    return units
+
+
+def _systemd_socket_units() -> dict[str, str]:
+    try:
+        out = subprocess.run(["systemctl", "list-sockets", "--all", "--no-legend", "--no-pager"],
+                             capture_output=True, text=True, check=False, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return socket_units(out)
+
+
 def read_sockets(proc: str = "/proc") -> list[dict]:
     sockets = []
     for name in ("tcp", "tcp6", "udp", "udp6"):
@@ -78,11 +99,19 @@ def read_sockets(proc: str = "/proc") -> list[dict]:
         except OSError:
             continue
     owners = _owners(proc)
+    activated = _systemd_socket_units() if any(owners.get(e["inode"]) == 1 for e in sockets) else {}
     for entry in sockets:
         pid = owners.get(entry["inode"])
         entry["pid"] = pid
         entry["process"], entry["unit"] = _describe(pid, proc)
+        if pid == 1:
+            entry["unit"] = activated.get(_listen_key(entry), entry["unit"])
     return sockets
+
+
+def _listen_key(entry: dict) -> str:
+    address = f"[{entry['address']}]" if ":" in entry["address"] else entry["address"]
+    return f"{address}:{entry['port']}"
 
 
 def is_loopback(address: str) -> bool:
@@ -93,7 +122,7 @@ def is_loopback(address: str) -> bool:
 
 
 def _wildcard(address: str) -> bool:
-    return address in ("0.0.0.0", "::")
+    return address in ("0.0.0.0", "::")  # noqa: S104 - naming the wildcard, not binding it
 
 
 def allowed(entry: dict, rule: dict) -> bool:

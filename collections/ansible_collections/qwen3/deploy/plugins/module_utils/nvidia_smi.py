@@ -1,12 +1,13 @@
 """Read GPU facts from nvidia-smi output, and which CUDA a driver supports.
 
-The preflight role runs (probes, nothing changes)
+The module ``qwen3.deploy.nvidia_smi_facts`` (used by preflight and by gpu_host after a reboot) runs
 
     nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,memory.used,compute_cap,persistence_mode \
         --format=csv,noheader,nounits
     nvidia-smi            # only for the header's "CUDA Version: 13.0"
 
-and hands rc/stdout/stderr of both to :func:`parse`, which returns one dict (the fact ``preflight_gpus``).
+and hands rc/stdout/stderr of both to :func:`parse`, which returns one dict (the published fact ``qwen3_gpus``,
+plus ``pci_nvidia_devices`` from :func:`count_pci_gpus`).
 Outcomes: ``ok``; ``missing`` (no nvidia-smi: no driver installed); ``no_devices`` ("No devices were
 found"); ``driver_not_loaded`` ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA
 driver"); ``error`` (anything else, message kept).
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 from typing import Any
 
@@ -212,3 +214,23 @@ def summary_line(gpu: dict[str, Any]) -> str:
         f"GPU {gpu['index']} {gpu['name']}, {gpu['memory_total_mib']} MiB, compute {cap}, "
         f"driver {gpu['driver_version']}, persistence {'on' if gpu['persistence_mode'] else 'off'}"
     )
+
+
+def count_pci_gpus(root: str = "/sys/bus/pci/devices") -> int:
+    """NVIDIA (vendor 0x10de) display/3D controllers (class 0x03xxxx) on the PCI bus; 0 when unreadable."""
+    count = 0
+    try:
+        devices = sorted(os.listdir(root))
+    except OSError:
+        return 0
+    for device in devices:
+        try:
+            with open(os.path.join(root, device, "vendor"), encoding="ascii") as handle:
+                vendor = handle.read().strip()
+            with open(os.path.join(root, device, "class"), encoding="ascii") as handle:
+                klass = handle.read().strip()
+        except OSError:
+            continue
+        if vendor == "0x10de" and klass.startswith("0x03"):
+            count += 1
+    return count

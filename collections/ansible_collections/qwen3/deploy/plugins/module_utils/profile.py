@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route, vllm_args
 
 ENGINES = ("vllm", "ollama")
@@ -208,12 +207,17 @@ def validate(profile: dict, overrides: dict, name: str) -> dict:
                 f"{at(mapping)}.{key}: derived from {home} (set llm_profile_overrides.{home} instead); "
                 "one setting, one home"
             )
+    try:
+        cuda_route.validate(p, at)
+    except cuda_route.RouteError as error:
+        raise ProfileError(str(error)) from None
     for key, value in p["vllm"]["env"].items():
         if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", str(key)) or isinstance(value, (dict, list)):
             raise ProfileError(f"{at('vllm.env.' + str(key))}: environment names are UPPER_CASE with a scalar value")
 
     thresholds = p["thresholds"]
-    for field in ("ttft_p95_ms", "webui_overhead_p50_ms", "min_decode_tokens_per_s", "max_error_rate"):
+    for field in ("ttft_p95_ms", "webui_overhead_p50_ms", "min_decode_tokens_per_s", "max_error_rate",
+                  "browser_overhead_p50_ms", "browser_first_paint_p95_ms", "socket_probe_gap_pct"):
         value = _number(thresholds[field], at(f"thresholds.{field}"))
         if value < 0:
             raise ProfileError(f"{at('thresholds.' + field)}: must be >= 0, got {value}")

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ansible_collections.qwen3.deploy.plugins.module_utils.browser_stats import PHASES
 from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import Failure, check_thresholds
 
 SUMMARY_ROWS = (
@@ -33,6 +34,32 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
     return str(v)
+
+
+# Rows only the real-browser target has (module_utils/browser_stats.py); other targets show "-".
+BROWSER_ROWS = (
+    ("first_text_ms", "browser: answer text in a painted frame, any opacity (ms)"),
+    ("enter_to_post_ms", "browser: Enter -> POST sent (ms)"),
+    ("post_to_first_delta_ms", "browser: POST -> first text on the socket (ms)"),
+    ("engine_ttft_ms", "browser: the engine's TTFT for that answer (ms)"),
+    ("delta_to_paint_ms", "browser: socket frame -> first paint (ms)"),
+    ("paint_updates", "browser: paint updates per answer"),
+    ("chars_per_update", "browser: chars per paint update"),
+)
+
+
+def browser_timeline(summary: dict) -> list[str]:
+    """Per-phase p50 of each real-browser target, Enter to first painted text."""
+    out = []
+    for t in summary["targets"].values():
+        if t["kind"] != "browser" or not t.get("timeline"):
+            continue
+        out += ["", f"Real browser ({t['target']}, {t['url']}): where the time from Enter to the first painted "
+                "answer text goes (p50 over requests, ms):", ""]
+        out += [f"- {label}: {_fmt(t['timeline'].get(key))}" for key, label in PHASES]
+        if t.get("answers_with_lt"):
+            out.append(f"- answers containing '<': {t['answers_with_lt']}")
+    return out
 
 
 def markdown(doc: dict, fails: list[Failure] | None, host: str) -> str:
@@ -58,6 +85,14 @@ def markdown(doc: dict, fails: list[Failure] | None, host: str) -> str:
             d = t["stats"][key]
             cells.append(f"{_fmt(d['p50'])} / {_fmt(d['p95'])} / {_fmt(d['max'])}" if d["n"] else "-")
         out.append(f"| {label} p50 / p95 / max | " + " | ".join(cells) + " |")
+    for key, label in BROWSER_ROWS:
+        if not any(key in t["stats"] for t in ts):
+            continue
+        cells = []
+        for t in ts:
+            d = t["stats"].get(key) or {"n": 0}
+            cells.append(f"{_fmt(d['p50'])} / {_fmt(d['p95'])} / {_fmt(d['max'])}" if d["n"] else "-")
+        out.append(f"| {label} p50 / p95 / max | " + " | ".join(cells) + " |")
     out.append("| thinking leaks | " + " | ".join(str(t["thinking_leaks"]) for t in ts) + " |")
     out.append("| errors | " + " | ".join(
         (", ".join(f"{k}: {v}" for k, v in t["errors"].items()) or "none")
@@ -66,6 +101,7 @@ def markdown(doc: dict, fails: list[Failure] | None, host: str) -> str:
         out += ["", "Open WebUI overhead over the engine (TTFT difference):", ""]
         for name, ov in s["webui_overhead"].items():
             out.append(f"- {name}: p50 {_fmt(ov['ttft_p50_ms'])} ms, p95 {_fmt(ov['ttft_p95_ms'])} ms")
+    out += browser_timeline(s)
     out.append("")
     if fails is None:
         out.append("No thresholds given.")

@@ -31,11 +31,15 @@ THRESHOLD_KEYS = {
     "webui_ttft_p95_ms": "each Open WebUI target: p95 TTFT <= limit",
     "webui_overhead_p50_ms": "each Open WebUI target: p50 TTFT minus engine p50 TTFT <= limit",
     "min_decode_tokens_per_s": "engine target: p50 decode tokens/s >= limit",
-    "max_tokens_per_event": "engine, router and Open WebUI API targets: p50 output tokens per content event, rounded, <= limit",
+    "max_tokens_per_event": "engine, router and Open WebUI API: p50 tokens per content event, rounded, <= limit",
     "browser_tokens_per_event": "Open WebUI browser path: p50 tokens per event, rounded, == the deployed chunk size",
     "thinking_allowed": "false: no request on any target may stream reasoning / <think> text",
     "max_error_rate": "every target: failed / attempted requests <= limit",
+    "browser_overhead_p50_ms": "real browser: p50 first painted text after Enter minus engine p50 TTFT <= limit",
+    "browser_first_paint_p95_ms": "real browser: p95 first painted text after Enter <= limit",
+    "socket_probe_gap_pct": "Socket.IO probe p50 TTFT within this % of the real browser's p50 first paint",
 }
+BROWSER_KIND = "browser"
 
 
 def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
@@ -84,7 +88,7 @@ def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
             # token (an incomplete UTF-8 byte), which must not read as batching.
             browser = key == "browser_tokens_per_event"
             for t in targets.values():
-                if t["ok"] and (t["kind"] == "webui-socket") == browser:
+                if t["ok"] and (t["kind"] in ("webui-socket", BROWSER_KIND)) == browser:
                     v = t["stats"]["tokens_per_event"]["p50"]
                     rounded = math.floor(v + 0.5) if v is not None else None
                     note = f"p50 {v} rounded; tokens from " + "/".join(t["tokens_source"])
@@ -98,10 +102,37 @@ def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
                     if t["thinking_leaks"]:
                         fails.append(Failure("thinking_leaks", t["thinking_leaks"], 0, t["target"],
                                              "via " + ", ".join(t["thinking_sources"])))
+        elif key in ("browser_overhead_p50_ms", "browser_first_paint_p95_ms", "socket_probe_gap_pct"):
+            fails += _browser_checks(key, limit, summary)
         elif key == "max_error_rate":
             for t in targets.values():
                 note = t["unreachable"] or t["first_error"] or ""
                 cmp(key, t["error_rate"], limit, t["target"], note=str(note)[:160])
+    return fails
+
+
+def _browser_checks(key: str, limit: Any, summary: dict) -> list[Failure]:
+    """Thresholds of the real-browser path; judged only where a browser run is in the summary."""
+    fails = []
+    targets = summary["targets"]
+    for t in (t for t in targets.values() if t["kind"] == BROWSER_KIND):
+        paint = t["stats"]["ttft_ms"]["p50"]
+        if key == "browser_overhead_p50_ms":
+            value = summary.get("webui_overhead", {}).get(t["target"], {}).get("ttft_p50_ms")
+            note = "first painted text p50 minus engine p50 TTFT"
+        elif key == "browser_first_paint_p95_ms":
+            value, note = t["stats"]["ttft_ms"]["p95"], "Enter to first painted answer text"
+        else:
+            socket = next((s for s in targets.values() if s["kind"] == "webui-socket"), None)
+            if socket is None:
+                continue
+            probe = socket["stats"]["ttft_ms"]["p50"]
+            value = (round(abs(probe - paint) / paint * 100.0, 1) if probe is not None and paint else None)
+            note = f"Socket.IO probe p50 {probe} ms vs browser first paint p50 {paint} ms"
+        if value is None:
+            fails.append(Failure(key, "not measured", limit, t["target"], "no successful request"))
+        elif value > limit:
+            fails.append(Failure(key, value, limit, t["target"], note))
     return fails
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ansible_collections.qwen3.deploy.plugins.module_utils import nvidia_smi
+from ansible_collections.qwen3.deploy.plugins.module_utils import cuda_route
 
 GIB = 1024**3
 MIB_PER_GIB = 1024
@@ -195,14 +195,14 @@ def check_host(
     gpus: dict,
     *,
     host: str,
-    min_cuda: str = "12.0",
     overhead_gib: float | None = None,
     kv_policy: str = "full",
     pci_gpu_count: int = 0,
 ) -> dict[str, Any]:
     """Every GPU check preflight makes for ``profile`` (the fact ``llm``) on a host described by ``gpus``
-    (:func:`qwen3_deploy.nvidia_smi.parse`). Returns refusals (the run must stop), warnings (printed) and
-    the VRAM estimate; each message carries its numbers.
+    (:func:`nvidia_smi.parse`, the fact ``qwen3_gpus``). Returns refusals (the run must stop), warnings
+    (printed) and the VRAM estimate; each message carries its numbers. The driver must run the engine build
+    the profile installs (:func:`cuda_route.driver_refusal`: the CUDA major of the build -> minimum driver).
 
     ``pci_gpu_count``: NVIDIA display/3D controllers seen on the PCI bus. When nvidia-smi cannot run but
     the cards are there, the driver is simply not installed yet: gpu_host installs it, and the checks that
@@ -236,13 +236,9 @@ def check_host(
         return result
 
     count = gpus["count"]
-    cuda = gpus.get("cuda_version")
-    if not nvidia_smi.cuda_at_least(cuda, min_cuda):
-        refuse(
-            f"driver {gpus.get('driver_version')} on {host} supports CUDA {cuda or 'unknown'} "
-            f"(from {gpus.get('cuda_version_source') or 'nowhere'}); profile {name} needs CUDA >= {min_cuda}. "
-            "Run playbooks/gpu_host.yml (it installs gpu_host_driver_branch) or upgrade the driver"
-        )
+    driver_refusal = cuda_route.driver_refusal(profile, gpus, host)
+    if driver_refusal:
+        refuse(driver_refusal)
 
     tp = profile["tensor_parallel_size"]
     if tp > count:

@@ -25,7 +25,6 @@ violation_lines: {description: one readable line per violation, type: list, retu
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - modules keep DOCUMENTATION first
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import listeners  # noqa: E402
 
 

@@ -13,8 +13,8 @@ description:
   - C(state=pending) records the live files as a candidate (after the service came up healthy).
     C(state=promote) makes the pending copy the known good one (after verification passed).
     C(state=restore) writes the known good copy back over the live files (rollback).
-    C(state=adopt) records the live files as known good when no good copy exists yet (a host deployed before
-    this module existed, or a first deploy that verified). C(state=status) reports.
+    C(state=adopt) records the live files as known good when neither a good nor a pending copy exists (a host
+    deployed before releases were kept). C(state=discard) forgets the pending copy. C(state=status) reports.
 options:
   name: {description: Release name (the service), type: str, required: true}
   files: {description: Live paths that make up the release, type: list, elements: path, required: true}
@@ -117,7 +117,7 @@ def run(params: dict, check_mode: bool) -> dict:
     changed, restored = False, []
     if not check_mode:
         os.makedirs(os.path.dirname(good), mode=0o700, exist_ok=True)
-    if state == "pending" and not matches(pending, files):
+    if state == "pending" and not matches(good, files) and not matches(pending, files):
         changed = True
         if not check_mode:
             save(pending, files)
@@ -126,7 +126,8 @@ def run(params: dict, check_mode: bool) -> dict:
         if not check_mode:
             shutil.rmtree(good, ignore_errors=True)
             os.replace(pending, good)
-    elif state == "adopt" and read_manifest(good) is None and all(os.path.isfile(f) for f in files):
+    elif (state == "adopt" and read_manifest(good) is None and read_manifest(pending) is None
+          and all(os.path.isfile(f) for f in files)):
         changed = True
         if not check_mode:
             save(good, files)

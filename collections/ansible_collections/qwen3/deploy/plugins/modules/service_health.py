@@ -102,7 +102,7 @@ def crashed(first: dict, now: dict, seen_pids: set) -> str | None:
     return None
 
 
-def wait(unit: str, url: str, timeout: float, status_code: int, clock=time.monotonic, sleep=time.sleep,
+def wait(unit: str, url: str, timeout: float, status_code: int, *, clock=time.monotonic, sleep=time.sleep,
          state_of=unit_state, status_of=http_status) -> dict:
     started = clock()
     first = state_of(unit)

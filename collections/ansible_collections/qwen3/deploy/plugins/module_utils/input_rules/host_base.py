@@ -2,7 +2,8 @@
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
 
-_PROXY_NAMES = {"http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "all_proxy", "ALL_PROXY"}
+_PROXY_BASES = ("http_proxy", "https_proxy", "no_proxy", "all_proxy")
+_PROXY_NAMES = {name for base in _PROXY_BASES for name in (base, base.upper())}
 
 
 def _proxy_env(value, values, profile):
@@ -18,7 +19,9 @@ def _pem_files(value, values, profile):
 
 
 def _link(value, values, profile):
-    return None if isinstance(value, str) and value.startswith("/") and " " not in value else c.url("http", "https", "file")(value, values, profile)
+    if isinstance(value, str) and value.startswith("/") and " " not in value:
+        return None
+    return c.url("http", "https", "file")(value, values, profile)
 
 
 RULES = {

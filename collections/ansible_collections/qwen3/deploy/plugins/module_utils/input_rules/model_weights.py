@@ -13,7 +13,7 @@ def _controller_source(value, _values, _profile):
     """A directory or archive on the controller; it must exist now (the copy happens later)."""
     if value in ("", None):
         return None
-    if not isinstance(value, str) or not os.path.isabs(value) and not value.startswith("."):
+    if not isinstance(value, str) or (not os.path.isabs(value) and not value.startswith(".")):
         return "must be a controller path (a model directory or a .tar/.tgz/.tar.zst archive)"
     if not os.path.exists(value):
         return f"{value} does not exist on the controller"

@@ -45,15 +45,18 @@ def _extra_env(value, values, profile):
     return c.env_mapping(value, values, profile, allow_null=False)
 
 
+def _interface_defaults(value, _values, _profile):
+    if not isinstance(value, dict):
+        return "must be a mapping of Open WebUI interface settings (e.g. {chatFadeStreamingText: false})"
+    bad = [k for k in value if not isinstance(k, str) or not k.replace("_", "").isalnum()]
+    return f"setting names must be words, got {bad}" if bad else None
+
+
 RULES = {
     "open_webui_enabled": c.ok,
-    "open_webui_install_mode": c.ok,
     "open_webui_version": c.version,
     "open_webui_torch_version": c.optional(c.version),
     "open_webui_pip_extra_args": c.text_line,
-    "open_webui_image": c.image_ref,
-    "open_webui_container_name": c.all_of(c.word, c.system_name),
-    "open_webui_volume": c.all_of(c.word, c.system_name),
     "open_webui_host": c.bind_address,
     "open_webui_port": c.port,
     "open_webui_backend_kind": c.ok,
@@ -73,4 +76,6 @@ RULES = {
     "open_webui_health_timeout": c.int_range(10, 3600),
     "open_webui_rollback": c.ok,
     "open_webui_backups_keep": c.int_range(1, 100),
+    "open_webui_interface_defaults": _interface_defaults,
+    "open_webui_ws_compression": c.ok,
 }

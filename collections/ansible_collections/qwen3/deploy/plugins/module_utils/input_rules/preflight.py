@@ -1,14 +1,6 @@
 """Input rules of role preflight (see module_utils/inputs.py)."""
 
-import re
-
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
-
-
-def _cuda_version(value, _values, _profile):
-    if not isinstance(value, str) or not re.match(r"^[0-9]{1,2}\.[0-9]{1,2}$", value):
-        return f"must be a CUDA version like 12.0, got {value!r}"
-    return None
 
 
 def _overhead(value, values, profile):
@@ -25,7 +17,6 @@ RULES = {
     "preflight_validate_role_inputs": c.ok,
     "preflight_roles_dir": c.abs_path,
     "preflight_gpu_checks_enabled": c.ok,
-    "preflight_min_cuda_version": _cuda_version,
     "preflight_nvidia_smi_command": c.word,
     "preflight_vram_overhead_gib": _overhead,
     "preflight_kv_cache_policy": c.ok,

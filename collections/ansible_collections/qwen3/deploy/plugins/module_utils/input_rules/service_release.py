@@ -3,6 +3,7 @@ here would be a mistake; the checks keep what a caller passes well-formed."""
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
 
+
 def _text(value, _values, _profile):
     return None if isinstance(value, str) else "must be text"
 

@@ -47,7 +47,9 @@ def _listener_rule(rule, _values, _profile):
     if unknown:
         return f"unknown keys {sorted(unknown)} (use address, port, proto or unit)"
     if "unit" in rule:
-        return c.unit_name(rule["unit"], {}, None)
+        unit = rule["unit"]
+        ok = isinstance(unit, str) and re.match(r"^[A-Za-z0-9:_.@-]+\.(service|socket|scope)$", unit)
+        return None if ok else f"unit must be a systemd service, socket or scope name, got {unit!r}"
     if rule.get("proto", "tcp") not in ("tcp", "udp"):
         return "proto must be tcp or udp"
     if rule.get("address") not in ("", None):
@@ -61,6 +63,18 @@ def _prompt(value, values, profile):
     return c.nonempty(value, values, profile) or c.text_line(value, values, profile)
 
 
+def _chromium(value, values, profile):
+    import os  # noqa: PLC0415 - only this rule reads the controller's disk
+
+    problem = c.abs_path(value, values, profile)
+    if problem or "browser" not in (values.get("verify_webui_paths") or []):
+        return problem
+    if not os.access(value, os.X_OK) or os.path.isdir(value):
+        return (f"{value} is not an executable on the controller; install Debian's chromium there or drop "
+                "'browser' from verify_webui_paths")
+    return None
+
+
 RULES = {
     "verify_requests": c.int_range(1, 10000),
     "verify_warmup": c.int_range(0, 100),
@@ -70,13 +84,17 @@ RULES = {
     "verify_time_limit": _time_limit,
     "verify_thresholds": _thresholds,
     "verify_webui_enabled": c.ok,
-    "verify_webui_paths": c.each(c.one_of("webui", "webui-socket"), kind="path name"),
+    "verify_webui_paths": c.each(c.one_of("webui", "webui-socket", "browser"), kind="path name"),
     "verify_webui_params": c.mapping_of_scalars,
     "verify_report_dir": c.abs_path,
     "verify_run_id": _run_id,
     "verify_fail_on_threshold": c.ok,
     "verify_listeners_check": c.ok,
     "verify_allowed_listeners": c.each(_listener_rule, kind="rule"),
+    "verify_browser_requests": c.int_range(1, 1000),
+    "verify_browser_warmup": c.int_range(0, 10),
+    "verify_browser_chromium": _chromium,
+    "verify_browser_via_proxy": c.ok,
     "verify_fleet_concurrency": c.each(c.int_range(1, 1024), kind="concurrency"),
     "verify_fleet_requests_per_step": c.int_range(1, 100000),
     "verify_fleet_input_len": c.int_range(1, 1000000),

@@ -1,0 +1,1 @@
+"""Local NVIDIA-shaped apt repositories of STAND-IN packages for tests (see UPSTREAM.md)."""

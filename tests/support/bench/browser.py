@@ -1,0 +1,263 @@
+"""What a person waits for in a real browser: first painted answer text after Enter, stock Open WebUI vs ours.
+
+One run on one deployed demo host (scripts/testhosts + site.yml), driven from this machine through an SSH tunnel:
+
+* ``ours``   the Open WebUI the open_webui role deployed (through the webui_proxy when ``--via-proxy``);
+* ``stock``  a second Open WebUI 0.12.4 from the same venv on the same host (port ``--stock-port``, empty data dir,
+             started as a transient unit and removed afterwards) with Open WebUI's defaults. Changed from the
+             defaults, and only these: the connection to our vLLM (OPENAI_API_BASE_URLS/KEYS, Ollama off), the
+             admin account (WEBUI_ADMIN_*), the settings any instance needs to start without internet here
+             (OFFLINE_MODE, HF_HUB_OFFLINE, RAG_EMBEDDING_ENGINE=openai), and built-in tools off
+             (DEFAULT_MODEL_METADATA) because stock sends ``tool_choice: auto`` on every chat, which our vLLM
+             refuses (HTTP 400): stock fails every chat without that one change;
+* ``--variant NAME=JSON``  more instances: ours' environment with these settings changed (one change each).
+
+Requests alternate between the instances (ours, stock, variants, in a rotating order), each in a new chat in one
+Chromium page per instance; before every request the engine must be idle (vLLM's gauges), so no answer waits
+behind another. Engine TTFT beside them: vLLM's own TTFT histogram for each answer, and direct streamed requests to
+vLLM from here through the same tunnel. Then the Socket.IO probe (host tool, webui-socket) runs on the host against
+ours, to compare with ours' browser first paint. Prints JSON; exit 0 when every instance gave its requests.
+
+  scripts/bench-browser --inventory .testhosts/inv-brw --host brw-1 -n 20 --via-proxy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+
+import requests
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_probe as bp
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_stats as bs
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
+
+ADMIN_FILE = "/etc/qwen3-deploy/open-webui-admin.json"
+ENV_FILE = "/etc/qwen3-deploy/open-webui.env"
+VENV = "/opt/qwen3-deploy/open-webui/0.12.4"
+WEBUI_USER = "qwen3-webui"
+STOCK_ENV_KEYS = ("OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "WEBUI_ADMIN_EMAIL", "WEBUI_ADMIN_PASSWORD",
+                  "WEBUI_ADMIN_NAME")
+STOCK_FIXED = {"ENABLE_OLLAMA_API": "false", "OFFLINE_MODE": "true", "HF_HUB_OFFLINE": "1",
+               "RAG_EMBEDDING_ENGINE": "openai",
+               "DEFAULT_MODEL_METADATA": '{"capabilities": {"builtin_tools": false}}'}
+PHASE_KEYS = [k for k, _ in bs.PHASES]
+
+
+def host_settings(inventory: str, host: str) -> bt.SshTarget:
+    out = subprocess.run([sys.executable.replace("python", "ansible-inventory"), "-i", inventory, "--host", host],
+                         capture_output=True, text=True, check=True).stdout
+    hv = json.loads(out)
+    return bt.SshTarget(host=hv.get("ansible_host", host), port=hv.get("ansible_port"), user=hv.get("ansible_user"),
+                        private_key_file=hv.get("ansible_ssh_private_key_file"),
+                        ssh_args=bt.split_args(hv.get("ansible_ssh_common_args"), hv.get("ansible_ssh_extra_args")))
+
+
+def ssh(target: bt.SshTarget, command: str, stdin: str | None = None, timeout: float = 120) -> str:
+    argv = target.argv([])
+    argv.remove("-N")
+    res = subprocess.run([*argv, command], input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"on the host: {command[:80]}: {res.stderr.strip()[-400:]}")
+    return res.stdout
+
+
+def parse_env(text: str) -> dict[str, str]:
+    env = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            env[key] = json.loads(value) if value.startswith('"') else value
+    return env
+
+
+def start_instance(target: bt.SshTarget, name: str, port: int, env: dict[str, str]) -> None:
+    """A second Open WebUI from the same venv as a transient unit; its env file is 0600 (secrets stay off argv)."""
+    data = f"/var/lib/qwen3-deploy/bench-{name}"
+    env = {**env, "DATA_DIR": data, "STATIC_DIR": f"{data}/static", "WEBUI_SECRET_KEY": f"bench-{name}-" + "x" * 24}
+    body = "".join(f"{k}={json.dumps(str(v))}\n" for k, v in sorted(env.items()))
+    unit = f"qwen3-bench-{name}"
+    ssh(target, f"systemctl stop {unit} 2>/dev/null; rm -rf {data}; install -d -o {WEBUI_USER} -g {WEBUI_USER} {data}"
+                f" && install -m 0600 /dev/stdin /run/{unit}.env", stdin=body)
+    ssh(target, " ".join(["systemd-run", f"--unit={unit}", f"--property=EnvironmentFile=/run/{unit}.env",
+                          f"--uid={WEBUI_USER}", f"--gid={WEBUI_USER}", f"--working-directory={data}",
+                          f"--setenv=HOME={data}", f"{VENV}/bin/open-webui", "serve", "--host", "127.0.0.1",
+                          "--port", str(port)]))
+
+
+def stop_instance(target: bt.SshTarget, name: str) -> None:
+    unit = f"qwen3-bench-{name}"
+    ssh(target, f"systemctl stop {unit} 2>/dev/null; rm -f /run/{unit}.env; rm -rf /var/lib/qwen3-deploy/bench-{name}")
+
+
+def wait_health(url: str, timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            if requests.get(url + "/health", timeout=5, verify=False).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} not healthy within {timeout_s} s")
+
+
+def direct_ttft(url: str, key: str, model: str, prompt: str) -> float | None:
+    """One streamed request straight to vLLM (through the tunnel): ms to the first non-empty content."""
+    t0 = time.perf_counter()
+    with requests.post(url + "/v1/chat/completions", stream=True, timeout=120,
+                       headers={"Authorization": f"Bearer {key}"},
+                       json={"model": model, "stream": True, "max_tokens": 16,
+                             "messages": [{"role": "user", "content": prompt}]}) as resp:
+        for line in resp.iter_lines():
+            if line.startswith(b"data: {"):
+                delta = json.loads(line[6:])["choices"][0]["delta"] if b'"choices":[{' in line else {}
+                if delta.get("content"):
+                    return round((time.perf_counter() - t0) * 1000, 3)
+    return None
+
+
+def describe(results: list[dict]) -> dict:
+    ok = [r for r in results if r["ok"]]
+    def p(key, q):
+        return bs.percentile([r[key] for r in ok if r[key] is not None], q)
+    return {
+        "ok": f"{len(ok)}/{len(results)}",
+        "first_paint_ms": {"p50": p("ttft_ms", 50), "p95": p("ttft_ms", 95)},
+        "first_text_any_opacity_ms": {"p50": p("first_text_ms", 50), "p95": p("first_text_ms", 95)},
+        "timeline_p50_ms": {k: p("ttft_ms" if k == "first_paint_ms" else k, 50) for k in PHASE_KEYS},
+        "engine_ttft_ms_this_answer": {"p50": p("engine_ttft_ms", 50), "p95": p("engine_ttft_ms", 95)},
+        "paint_updates_p50": p("paint_updates", 50), "chars_per_update_p50": p("chars_per_update", 50),
+        "socket_events_p50": p("events", 50), "full_answer_ms_p50": p("total_ms", 50),
+        "output_tokens_min": min((r["output_tokens"] for r in ok if r["output_tokens"]), default=None),
+        "engine_requests_per_answer": sorted({r["engine_requests"] for r in results if r["engine_requests"]}),
+        "prompt_tokens": sorted({r["engine_prompt_tokens"] for r in results if r["engine_prompt_tokens"]}),
+        "thinking_blocks": sum(1 for r in results if r["thinking_leak"]),
+        "answers_with_lt": sum(1 for r in results if r["text_has_lt"]),
+        "errors": sorted({r["error"] for r in results if r["error"]})[:3],
+    }
+
+
+def socket_probe(target: bt.SshTarget, n: int, prompt: str) -> dict:
+    """The host tool's Socket.IO path against ours, on the host (as verification runs it)."""
+    out = ssh(target, "/opt/qwen3-deploy/tools/venv/bin/python /opt/qwen3-deploy/tools/qwen3-hosttools.pyz latency measure "
+                      "--target webui-socket=http://127.0.0.1:8080 --model qwen3-demo "
+                      f"--webui-credentials-file {ADMIN_FILE} -n {n} -w 1 --prompt {shlex.quote(prompt)} "
+                      "--max-tokens 64", timeout=900)
+    doc = json.loads(out)
+    t = doc["summary"]["targets"]["webui-socket"]
+    return {"ok": f"{t['ok']}/{t['attempted']}", "ttft_ms": {k: t["stats"]["ttft_ms"][k] for k in ("p50", "p95")}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--inventory", required=True)
+    ap.add_argument("--host", required=True)
+    ap.add_argument("-n", "--requests", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--prompt", default="Count from one to forty in English words, separated by spaces.")
+    ap.add_argument("--model", default="qwen3-demo")
+    ap.add_argument("--via-proxy", action="store_true", help="reach ours through the webui_proxy (https :443)")
+    ap.add_argument("--stock-port", type=int, default=8091)
+    ap.add_argument("--no-stock", action="store_true")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                    help="another instance: ours' environment with these settings changed")
+    ap.add_argument("--socket-probe", type=int, default=0, metavar="N", help="Socket.IO probe requests (0: none)")
+    ap.add_argument("--time-limit", type=float, default=3000)
+    args = ap.parse_args(argv)
+    target = host_settings(args.inventory, args.host)
+    creds = json.loads(ssh(target, f"cat {ADMIN_FILE}"))
+    ours_env = parse_env(ssh(target, f"cat {ENV_FILE}"))
+    key = ours_env.get("OPENAI_API_KEYS", "")
+    instances: list[tuple[str, str, int]] = [("ours", "https" if args.via_proxy else "http", 443 if args.via_proxy else 8080)]
+    launched = []
+    try:
+        if not args.no_stock:
+            env = {k: ours_env[k] for k in STOCK_ENV_KEYS if k in ours_env} | STOCK_FIXED
+            start_instance(target, "stock", args.stock_port, env)
+            launched.append("stock")
+            instances.append(("stock", "http", args.stock_port))
+        for i, spec in enumerate(args.variant):
+            name, _, changes = spec.partition("=")
+            start_instance(target, name, args.stock_port + 1 + i, ours_env | json.loads(changes))
+            launched.append(name)
+            instances.append((name, "http", args.stock_port + 1 + i))
+        remotes = [("127.0.0.1", port) for _, _, port in instances] + [("127.0.0.1", 8000)]
+        with bt.Tunnel(target, remotes) as tun:
+            urls = {name: f"{scheme}://127.0.0.1:{tun.local[i]}" for i, (name, scheme, _) in enumerate(instances)}
+            engine = f"http://127.0.0.1:{tun.local[-1]}"
+            for url in urls.values():
+                wait_health(url, 300)
+            report = run_browser(args, urls, engine, creds, key)
+        if args.socket_probe:
+            try:
+                report["socket_probe_ours"] = socket_probe(target, args.socket_probe, args.prompt)
+            except (RuntimeError, ValueError, KeyError) as exc:  # the browser numbers still get printed
+                report["socket_probe_ours"] = {"error": str(exc)[-300:], "ttft_ms": {"p50": None}}
+            paint = report["instances"]["ours"]["first_paint_ms"]["p50"]
+            probe = report["socket_probe_ours"]["ttft_ms"]["p50"]
+            report["socket_probe_vs_browser_pct"] = round(abs(probe - paint) / paint * 100, 1) if paint and probe else None
+    finally:
+        for name in launched:
+            stop_instance(target, name)
+    print(json.dumps(report, indent=1))
+    return 0 if all(v["ok"].split("/")[0] == v["ok"].split("/")[1] for v in report["instances"].values()) else 1
+
+
+def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, list[dict]] = {name: [] for name in urls}
+    direct: list[float] = []
+    deadline = time.monotonic() + args.time_limit
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=bp.DEFAULT_CHROMIUM, headless=True,
+                                     args=bp.launch_args(bp.ProbeConfig(url="", email="", password="")))
+        pages, cfgs = {}, {}
+        for name, url in urls.items():
+            cfg = bp.ProbeConfig(url=url, email=creds["email"], password=creds["password"], model=args.model,
+                                 prompt=args.prompt, timeout_s=120, metrics_url=engine + "/metrics", name=name)
+            context = browser.new_context(base_url=url, locale="en-US", viewport={"width": 1280, "height": 900},
+                                          ignore_https_errors=url.startswith("https"))
+            from ansible_collections.qwen3.deploy.plugins.module_utils import browser_page_js
+
+            context.add_init_script(browser_page_js.script())
+            page = context.new_page()
+            page.set_default_timeout(120_000)
+            bp.sign_in(page, cfg)
+            bp.open_chat(page, cfg)
+            pages[name], cfgs[name] = page, cfg
+        names = list(urls)
+        for i in range(args.warmup + args.requests):
+            if time.monotonic() > deadline:
+                break
+            order = names[i % len(names):] + names[: i % len(names)]
+            for name in order:
+                r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0)
+                if i >= args.warmup:
+                    results[name].append(r)
+                print(json.dumps({"round": i, "instance": name, **{k: r[k] for k in (
+                    "ok", "ttft_ms", "first_text_ms", "enter_to_post_ms", "post_to_first_delta_ms", "engine_ttft_ms",
+                    "delta_to_paint_ms", "total_ms", "output_tokens", "engine_requests", "thinking_block")}}),
+                      file=sys.stderr, flush=True)
+            bp.wait_engine_idle(engine + "/metrics", 120)
+            d = direct_ttft(engine, key, args.model, args.prompt)
+            if i >= args.warmup and d is not None:
+                direct.append(d)
+        browser.close()
+    out = {"host_cpus": "the demo host (2 cores shared)", "prompt": args.prompt, "requests": args.requests,
+           "engine_direct_ttft_ms": {"p50": bs.percentile(direct, 50), "p95": bs.percentile(direct, 95),
+                                     "n": len(direct)},
+           "instances": {name: describe(rs) for name, rs in results.items()}}
+    e = out["engine_direct_ttft_ms"]["p50"]
+    for d in out["instances"].values():
+        fp = d["first_paint_ms"]["p50"]
+        d["first_paint_minus_engine_direct_p50_ms"] = round(fp - e, 1) if fp is not None and e is not None else None
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""What end-to-end tests look at on a deployed test host: its fingerprint, files that hold secrets, listeners,
+unit state, and the process watcher (tests/support/proc_watch.py) run inside it during a playbook."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WATCHER = Path(__file__).resolve().parent / "proc_watch.py"
+# Directories a deploy writes (config, units, tools, state), for the fingerprint and the secrets scan.
+FINGERPRINT_DIRS = ("/etc", "/opt/qwen3-deploy", "/var/lib/qwen3-deploy", "/usr/local/bin")
+
+
+def sh(host, command: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return host.exec("sh", "-c", command, timeout=timeout)
+
+
+def fingerprint(host) -> str:
+    """A digest of every file's path, mode and content under the directories a deploy writes."""
+    dirs = " ".join(FINGERPRINT_DIRS)
+    cmd = (f"for d in {dirs}; do [ -d $d ] && find $d -xdev -type f 2>/dev/null; done | sort | "
+           "while read -r f; do stat -c '%n %a' \"$f\"; sha256sum \"$f\" 2>/dev/null | cut -c1-64; done | sha256sum")
+    return sh(host, cmd, timeout=300).stdout.split()[0]
+
+
+def unit_show(host, unit: str, *props: str) -> dict:
+    out = sh(host, f"systemctl show {unit} --property={','.join(props)}").stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def wait_http(host, url: str, timeout: float = 180, header: str = "") -> float:
+    """Seconds until ``url`` answers 200 from inside the host; raises on timeout."""
+    started = time.monotonic()
+    extra = f"-H '{header}'" if header else ""
+    while time.monotonic() - started < timeout:
+        code = sh(host, f"curl -s -o /dev/null -w '%{{http_code}}' {extra} {url}").stdout.strip()
+        if code == "200":
+            return time.monotonic() - started
+        time.sleep(1)
+    raise AssertionError(f"{url} did not answer 200 within {timeout} s")
+
+
+@dataclass
+class Watch:
+    """The process watcher running inside a host; ``stop()`` returns its findings."""
+
+    host: object
+    remote_dir: str = "/root/qwen3-proc-watch"
+    hits: list = field(default_factory=list)
+    scans: int = 0
+    seconds: float = 0.0
+
+    def start(self, secrets: list[str]) -> Watch:
+        sh(self.host, f"rm -rf {self.remote_dir}; mkdir -m 700 {self.remote_dir}")
+        subprocess.run(["docker", "cp", str(WATCHER), f"{self.host.name}:{self.remote_dir}/proc_watch.py"], check=True)
+        # The secrets travel on stdin into a 0600 file: never in an argv the watcher would report.
+        subprocess.run(["docker", "exec", "-i", self.host.name, "sh", "-c",
+                        f"umask 077; cat > {self.remote_dir}/secrets"],
+                       input="\n".join(secrets) + "\n", text=True, check=True)
+        sh(self.host, f"cd {self.remote_dir} && setsid nohup python3 proc_watch.py secrets hits.jsonl stop "
+                      f"--interval 0.05 >/dev/null 2>&1 &")
+        return self
+
+    def stop(self) -> Watch:
+        sh(self.host, f"touch {self.remote_dir}/stop")
+        for _ in range(50):
+            out = sh(self.host, f"cat {self.remote_dir}/hits.jsonl 2>/dev/null").stdout
+            if '"done"' in out:
+                break
+            time.sleep(0.2)
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+        done = next((line for line in lines if line.get("done")), {})
+        self.hits = [line for line in lines if not line.get("done")]
+        self.scans, self.seconds = done.get("scans", 0), done.get("seconds", 0.0)
+        sh(self.host, f"rm -rf {self.remote_dir}")
+        return self
+
+    @property
+    def rate_hz(self) -> float:
+        return self.scans / self.seconds if self.seconds else 0.0
+
+
+def files_containing(host, secrets: list[str], dirs: tuple[str, ...] = (*FINGERPRINT_DIRS, "/var/log", "/root", "/tmp")
+                     ) -> list[str]:
+    """Files under ``dirs`` holding any secret, as 'mode owner path' lines (grep -F on the host)."""
+    patterns = "\n".join(secrets)
+    subprocess.run(["docker", "exec", "-i", host.name, "sh", "-c", "umask 077; cat > /root/.qwen3-patterns"],
+                   input=patterns + "\n", text=True, check=True)
+    skip = "--exclude-dir=site-packages --exclude-dir=models --exclude=.qwen3-patterns"
+    out = sh(host, f"grep -rlF {skip} -f /root/.qwen3-patterns {' '.join(dirs)} 2>/dev/null | "
+                   "while read -r f; do stat -c '%a %U %n' \"$f\"; done; rm -f /root/.qwen3-patterns",
+             timeout=300).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def journal_mentions(host, secrets: list[str]) -> int:
+    out = sh(host, "journalctl --no-pager -o cat 2>/dev/null", timeout=300).stdout
+    return sum(out.count(secret) for secret in secrets)
+
+
+def ansible_messages(stdout: str) -> str:
+    """The failure messages in ansible-playbook output (for readable assertions)."""
+    return "\n".join(line for line in stdout.splitlines() if re.search(r"fatal:|msg:|ERROR|FAILED|ROLLED BACK", line))

@@ -1,0 +1,63 @@
+"""The in-page recorder (module_utils/browser_page_js.py) and the probe's request loop in real headless Chromium,
+on a stand-in page and server (tests/support/standin_page.py, a test double of the Open WebUI page's DOM and its
+Socket.IO traffic on 127.0.0.1; no Open WebUI). The real page is measured by the e2e test and scripts/bench-browser.
+
+Proved: Enter -> POST -> first socket text -> first painted frame are timed in order; the fade-in (text present but
+transparent) counts as painted only once half opaque; paint updates and characters per update are counted; the
+done marker ends the watch; a reasoning block is seen."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_page_js
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_probe as bp
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_selectors as sel
+from support.standin_page import StandinServer
+
+CHROMIUM = bp.DEFAULT_CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def page():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing: scripts/bootstrap installs Debian's chromium")
+        pytest.skip(f"{CHROMIUM} missing (scripts/bootstrap installs Debian's chromium)")
+    cfg = bp.ProbeConfig(url="", email="x", password="y")
+    with StandinServer() as srv, playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=bp.launch_args(cfg))
+        context = browser.new_context(base_url=srv.url)
+        context.add_init_script(browser_page_js.script())
+        pg = context.new_page()
+        pg.goto("/")
+        sel.check(pg, sel.PAGE_SELECTORS, 5000)
+        yield pg
+        browser.close()
+
+
+def measure(page, mode: str) -> dict:
+    page.evaluate("(m) => { document.body.dataset.mode = m; }", mode)
+    cfg = bp.ProbeConfig(url="http://app.test", email="x", password="y", prompt="hi", timeout_s=20,
+                         new_chat_per_request=False)
+    return bp.one_request(page, cfg, 0, fresh=False)
+
+
+def test_an_answer_is_timed_phase_by_phase(page):
+    r = measure(page, "answer")
+    assert r["ok"], r
+    assert r["enter_to_post_ms"] >= 30  # the stand-in page's own work before its POST
+    assert r["enter_to_post_ms"] <= r["ttfb_ms"] <= r["ttfc_ms"]  # POST sent, answered, first text on the socket
+    assert r["ttfc_ms"] < r["first_text_ms"] <= r["ttft_ms"]
+    assert r["ttft_ms"] - r["first_text_ms"] >= 16  # transparent text in the first frame: painted once half opaque
+    assert r["enter_to_post_ms"] + r["post_to_first_delta_ms"] + r["delta_to_paint_ms"] == pytest.approx(r["ttft_ms"])
+    assert r["events"] == 6 and r["paint_updates"] >= 1 and r["chars_per_update"] > 0
+    assert r["done"] and r["total_ms"] >= r["ttft_ms"]
+    assert not r["thinking_leak"] and r["text_has_lt"] is False
+
+
+def test_a_reasoning_block_is_seen(page):
+    r = measure(page, "thinking")
+    assert r["thinking_leak"] and r["thinking_block"] == "Thinking..."

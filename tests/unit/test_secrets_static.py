@@ -1,0 +1,66 @@
+"""No secret in a log: every task that handles a vault value (or what was read or computed from one) runs with
+no_log, and the runtime watcher used by the end-to-end secrets test really finds a secret in argv or environ."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support import house_rules as h
+
+REPO = Path(__file__).resolve().parents[2]
+WATCHER = REPO / "tests" / "support" / "proc_watch.py"
+
+
+def test_every_task_that_handles_a_secret_has_no_log():
+    assert h.secret_tasks_without_no_log(REPO / "roles") == []
+
+
+def test_the_check_fails_when_a_no_log_is_removed(tmp_path):
+    """Positive control: drop no_log from the task that writes the vLLM key file; the check must name it."""
+    roles = tmp_path / "roles"
+    shutil.copytree(REPO / "roles", roles)
+    tasks = roles / "vllm_service" / "tasks" / "service.yml"
+    text = tasks.read_text()
+    marker = '    mode: "0600"\n  no_log: true\n  register: __vllm_service_env_result'
+    assert marker in text
+    tasks.write_text(text.replace(marker, '    mode: "0600"\n  register: __vllm_service_env_result'))
+    found = h.secret_tasks_without_no_log(roles)
+    assert any("Write the API key file" in line and "vllm_service_api_key" in line for line in found), found
+
+
+def _watch(tmp_path, secret: str, *, argv: list[str], env: dict | None = None) -> list[str]:
+    secrets = tmp_path / "secrets"
+    secrets.write_text(secret + "\n")
+    out, stop = tmp_path / "hits.jsonl", tmp_path / "stop"
+    watcher = subprocess.Popen([sys.executable, str(WATCHER), str(secrets), str(out), str(stop)])
+    try:
+        time.sleep(0.3)
+        victim = subprocess.Popen(argv, env=env)
+        time.sleep(0.5)
+        victim.kill()
+        victim.wait()
+    finally:
+        stop.touch()
+        watcher.wait(timeout=10)
+    return out.read_text().splitlines()
+
+
+def test_the_watcher_finds_a_key_put_back_on_a_command_line(tmp_path):
+    secret = "k3y-" + os.urandom(6).hex()
+    lines = _watch(tmp_path, secret, argv=[sys.executable, "-c", "import time; time.sleep(5)", "--api-key", secret])
+    assert any('"where": "cmdline"' in line for line in lines), lines
+    assert all(secret not in line for line in lines), "the watcher must not write the secret itself"
+    done = next(line for line in lines if '"done"' in line)
+    assert '"scans"' in done
+
+
+def test_the_watcher_finds_a_key_in_an_environment(tmp_path):
+    secret = "env-" + os.urandom(6).hex()
+    lines = _watch(tmp_path, secret, argv=[sys.executable, "-c", "import time; time.sleep(5)"],
+                   env={**os.environ, "QWEN3_LATENCY_API_KEY": secret})
+    assert any('"where": "environ"' in line for line in lines), lines
