@@ -251,7 +251,7 @@ def test_run_flags_are_the_verified_ones():
 
 def test_run_flags_translate_to_sdk_arguments():
     assert th.run_flags_to_kwargs(th.SYSTEMD_RUN_FLAGS) == {
-        "cap_add": ["SYS_ADMIN"],
+        "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
         "security_opt": ["seccomp=unconfined"],
         "volumes": ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
         "tmpfs": {"/run": "", "/run/lock": ""},
@@ -276,7 +276,7 @@ def test_host_run_arguments(monkeypatch, tmp_path):
     assert kwargs == {
         "name": "th-u-1",
         "hostname": "th-u-1",
-        "cap_add": ["SYS_ADMIN"],
+        "cap_add": ["SYS_ADMIN", "NET_ADMIN"],
         "security_opt": ["seccomp=unconfined"],
         "tmpfs": {"/run": "", "/run/lock": ""},
         "shm_size": "1g",
