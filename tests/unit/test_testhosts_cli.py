@@ -257,8 +257,8 @@ def test_run_flags_translate_to_sdk_arguments():
         "tmpfs": {"/run": "", "/run/lock": ""},
         "shm_size": "1g",
     }
-    more = th.run_flags_to_kwargs((*th.SYSTEMD_RUN_FLAGS, "--cap-add", "NET_ADMIN", "--tmpfs", "/tmp:size=64m"))
-    assert more["cap_add"] == ["SYS_ADMIN", "NET_ADMIN"]
+    more = th.run_flags_to_kwargs((*th.SYSTEMD_RUN_FLAGS, "--cap-add", "NET_RAW", "--tmpfs", "/tmp:size=64m"))
+    assert more["cap_add"] == ["SYS_ADMIN", "NET_ADMIN", "NET_RAW"]
     assert more["tmpfs"]["/tmp"] == "size=64m"
 
 
@@ -408,7 +408,7 @@ def test_create_runs_hosts_with_the_sdk_and_retries_a_taken_port(monkeypatch, tm
     _, image, command, kwargs = creates[1]
     assert (image, command) == (REF, ["/lib/systemd/systemd"])
     assert kwargs["detach"] is True
-    assert kwargs["cap_add"] == ["SYS_ADMIN"] and kwargs["stop_signal"] == "SIGRTMIN+3"
+    assert kwargs["cap_add"] == ["SYS_ADMIN", "NET_ADMIN"] and kwargs["stop_signal"] == "SIGRTMIN+3"
     assert kwargs["labels"][th.LABEL_SSH_PORT] == str(kwargs["ports"]["22/tcp"][1])
     assert creates[0][3]["ports"] != kwargs["ports"]
     assert made == [None]  # the fake does not keep what it created
