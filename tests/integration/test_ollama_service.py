@@ -226,7 +226,8 @@ def test_apply_installs_tunes_pulls_and_creates(env, run_playbook):
             "options": {"num_predict": 5},
         },
     )
-    assert len(lines) == 6 and lines[-1]["done"] is True and lines[-1]["eval_count"] == 5
+    assert lines[-1]["done"] is True and lines[-1]["eval_count"] == 5 and len(lines) > 2  # streamed, then done
+    assert "".join(line["message"]["content"] for line in lines) == "This is a stand-in"
     assert all("thinking" not in line["message"] for line in lines)
     (refused,) = api(
         host,

@@ -61,3 +61,38 @@ def test_an_answer_is_timed_phase_by_phase(page):
 def test_a_reasoning_block_is_seen(page):
     r = measure(page, "thinking")
     assert r["thinking_leak"] and r["thinking_block"] == "Thinking..."
+
+
+class FakePage:
+    """Test double of a Playwright page: event handlers, and a wait that advances a fake clock."""
+
+    def __init__(self, clock: list[float], during_wait=None) -> None:
+        self.handlers: dict = {}
+        self.clock = clock
+        self.during_wait = during_wait or (lambda now: None)
+
+    def on(self, event, handler) -> None:
+        self.handlers[event] = handler
+
+    def wait_for_timeout(self, ms) -> None:
+        self.clock[0] += ms / 1000
+        self.during_wait(self.clock[0])
+
+
+class FakeRequest:
+    def __init__(self, url: str, resource_type: str = "fetch") -> None:
+        self.url, self.resource_type = url, resource_type
+
+
+def test_enter_waits_until_the_pages_own_requests_are_done_and_quiet():
+    clock = [0.0]
+    save = FakeRequest("https://h/api/v1/chats/1")
+    page = FakePage(clock, lambda now: page.handlers["requestfinished"](save) if 2.0 <= now < 2.05 else None)
+    traffic = bp.PageTraffic(page, clock=lambda: clock[0])
+    page.handlers["request"](FakeRequest("https://h/ws/socket.io/?EIO=4&transport=websocket", "websocket"))
+    page.handlers["request"](save)
+    assert traffic.wait_quiet(page, quiet_s=1.0, timeout_s=10)
+    assert 3.0 <= clock[0] < 3.2  # finished at 2 s, then 1 s without any request; the socket never counts
+    stuck = bp.PageTraffic(FakePage(clock), clock=lambda: clock[0])
+    stuck._start(FakeRequest("https://h/api/v1/chats/"))
+    assert stuck.wait_quiet(FakePage(clock), quiet_s=1.0, timeout_s=2) is False  # bounded

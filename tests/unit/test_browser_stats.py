@@ -109,6 +109,12 @@ def test_browser_thresholds_pass_and_fail():
     assert fails["socket_probe_gap_pct"].value == 12.5  # |140 - 160| / 160
 
 
+def test_the_browser_is_judged_by_its_own_overhead_limit_not_the_api_paths_one():
+    doc = bs.merge(host_doc(), run())  # browser overhead 140 ms
+    limits = {"webui_overhead_p50_ms": 50, "browser_overhead_p50_ms": 150}
+    assert verify_thresholds.check_thresholds(doc["summary"], limits) == []
+
+
 def test_a_thinking_block_fails_thinking_allowed_false():
     doc = bs.merge(host_doc(), run(thinking_at=1200.0, thinking_label="Thinking..."))
     fails = verify_thresholds.check_thresholds(doc["summary"], {"thinking_allowed": False})

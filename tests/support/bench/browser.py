@@ -216,7 +216,7 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=bp.DEFAULT_CHROMIUM, headless=True,
                                      args=bp.launch_args(bp.ProbeConfig(url="", email="", password="")))
-        pages, cfgs = {}, {}
+        pages, cfgs, traffic = {}, {}, {}
         for name, url in urls.items():
             cfg = bp.ProbeConfig(url=url, email=creds["email"], password=creds["password"], model=args.model,
                                  prompt=args.prompt, timeout_s=120, metrics_url=engine + "/metrics", name=name)
@@ -226,6 +226,7 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
 
             context.add_init_script(browser_page_js.script())
             page = context.new_page()
+            traffic[name] = bp.PageTraffic(page)
             page.set_default_timeout(120_000)
             bp.sign_in(page, cfg)
             bp.open_chat(page, cfg)
@@ -236,7 +237,10 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
                 break
             order = names[i % len(names):] + names[: i % len(names)]
             for name in order:
-                r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0)
+                for other in names:  # the other instances' pages settle too: they share the host's cores
+                    if other != name:
+                        traffic[other].wait_quiet(pages[other], bp.QUIET_S, 60)
+                r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0, traffic=traffic[name])
                 if i >= args.warmup:
                     results[name].append(r)
                 print(json.dumps({"round": i, "instance": name, **{k: r[k] for k in (

@@ -2,10 +2,11 @@
 
 Runs on the controller (action qwen3.deploy.browser_measure, scripts/bench-browser, tests/support/browser_checks.py);
 nothing browser-related goes to the served hosts. One browser, one page: sign in through the form, open
-``/?model=<id>``, then for every request: a new chat with the keyboard shortcut, wait until the engine is idle and
-the page has an idle period, type the prompt into the chat input, press Enter, wait until the page marks the answer
-done. The in-page recorder (browser_page_js) times it; browser_stats turns that into numbers. Between requests the
-engine must be idle (vLLM's own gauges), so one answer never waits behind the last. Every wait is bounded.
+``/?model=<id>``, then for every request: a new chat with the keyboard shortcut, wait until the engine is idle,
+type the prompt into the chat input, wait until the page has had no request of its own in flight for a second and
+an idle period, press Enter, wait until the page marks the answer done. The in-page recorder (browser_page_js)
+times it; browser_stats turns that into numbers. Between requests the engine must be idle (vLLM's own gauges),
+so one answer never waits behind the last. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import browser_select
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_stats
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
+QUIET_S = 1.0  # no page request in flight for this long before Enter
 _METRIC = re.compile(r"^(vllm:[a-z_]+)(?:\{[^}]*\})?\s+([0-9.eE+-]+|NaN)\s*$")
 
 
@@ -104,6 +106,41 @@ def spki_pin(pem: bytes) -> str:
     return base64.b64encode(hashlib.sha256(der).digest()).decode()
 
 
+class PageTraffic:
+    """The page's own HTTP requests in flight (Socket.IO excluded: its transport stays open). After an answer the
+    page saves the chat and refreshes the chat list; the server works on those, so the next Enter waits for them."""
+
+    def __init__(self, page, clock=time.monotonic) -> None:
+        self.in_flight: set = set()
+        self.last_change = clock()
+        self._clock = clock
+        page.on("request", self._start)
+        page.on("requestfinished", self._end)
+        page.on("requestfailed", self._end)
+
+    def _counted(self, request) -> bool:
+        return "/socket.io" not in request.url and request.resource_type not in ("websocket", "eventsource")
+
+    def _start(self, request) -> None:
+        if self._counted(request):
+            self.in_flight.add(request)
+            self.last_change = self._clock()
+
+    def _end(self, request) -> None:
+        if request in self.in_flight:
+            self.in_flight.discard(request)
+            self.last_change = self._clock()
+
+    def wait_quiet(self, page, quiet_s: float, timeout_s: float) -> bool:
+        """Until no request of the page has been in flight for quiet_s (bounded); True when that was seen."""
+        end = self._clock() + timeout_s
+        while self._clock() < end:
+            if not self.in_flight and self._clock() - self.last_change >= quiet_s:
+                return True
+            page.wait_for_timeout(50)  # lets Playwright deliver the page's request events
+        return False
+
+
 def launch_args(cfg: ProbeConfig) -> list[str]:
     args = ["--no-sandbox", "--disable-dev-shm-usage"]
     if cfg.spki_pins:
@@ -139,7 +176,7 @@ def new_chat(page, cfg: ProbeConfig) -> None:
     sel.check(page, {"chat input": sel.CHAT_INPUT}, cfg.timeout_s * 1000)
 
 
-def one_request(page, cfg: ProbeConfig, index: int, fresh: bool) -> dict:
+def one_request(page, cfg: ProbeConfig, index: int, fresh: bool, traffic: PageTraffic | None = None) -> dict:
     """New chat, idle engine and page, type, Enter, wait for done; the request's numbers."""
     limit_ms = cfg.timeout_s * 1000
     if fresh and cfg.new_chat_per_request:
@@ -150,6 +187,8 @@ def one_request(page, cfg: ProbeConfig, index: int, fresh: bool) -> dict:
     page.click(sel.CHAT_INPUT)
     page.keyboard.type(cfg.prompt)
     page.wait_for_selector(sel.SEND_BUTTON, state="visible", timeout=limit_ms)
+    if traffic is not None:  # a person reads the last answer before typing the next: the page has settled by then
+        traffic.wait_quiet(page, QUIET_S, cfg.idle_timeout_s)
     page.evaluate(js.IDLE, 1000)
     before = engine_counters(cfg.metrics_url)
     page.evaluate(js.ARM)
@@ -197,6 +236,7 @@ def run(cfg: ProbeConfig, clock=time.monotonic) -> dict:
             context = browser.new_context(base_url=cfg.url, locale="en-US", viewport={"width": 1280, "height": 900})
             context.add_init_script(js.script(cfg.trace))
             page = context.new_page()
+            traffic = PageTraffic(page)
             page.set_default_timeout(cfg.timeout_s * 1000)
             try:
                 sign_in(page, cfg)
@@ -216,7 +256,7 @@ def run(cfg: ProbeConfig, clock=time.monotonic) -> dict:
                     break
                 index = i - cfg.warmup
                 try:
-                    result = one_request(page, cfg, index, fresh=i > 0)
+                    result = one_request(page, cfg, index, fresh=i > 0, traffic=traffic)
                 except Exception as exc:
                     result = browser_stats.request_result(index, None, None, f"{type(exc).__name__}: {str(exc)[:300]}")
                 out["warmup_results" if index < 0 else "results"].append(result)
