@@ -31,7 +31,7 @@ import pytest
 import yaml
 from support.fleet_load import Load
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fleet]
 
 REPO = Path(__file__).resolve().parents[2]
 NETWORK = "fleet-net"
