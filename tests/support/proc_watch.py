@@ -5,8 +5,9 @@
 
 SECRETS_FILE holds one secret per line (read once; the secrets never appear in this process's own argv).
 Every ``--interval`` seconds (default 50 ms, i.e. 20 Hz) it reads /proc/<pid>/cmdline and /proc/<pid>/environ of
-every process but itself and appends one JSON line per finding to OUT_FILE: {"pid", "comm", "where", "secret_index"}
-(the index into SECRETS_FILE, never the secret). It stops when STOP_FILE exists and then writes a last line
+every process but itself and appends one JSON line per finding to OUT_FILE: {"pid", "comm", "where", "secret_index",
+"unit"} (the index into SECRETS_FILE, never the secret; "unit" is the systemd unit whose cgroup holds the process,
+from /proc/<pid>/cgroup, or "" outside any service). It stops when STOP_FILE exists and then writes a last line
 {"done": true, "scans": N, "seconds": S} so a test can check it really polled at the promised rate.
 """
 
@@ -16,6 +17,23 @@ import json
 import os
 import sys
 import time
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def unit_of(cgroup: str) -> str:
+    """The systemd service whose cgroup holds a process ("0::/system.slice/qwen3-vllm.service" -> its name)."""
+    for line in cgroup.splitlines():
+        for part in reversed(line.split(":", 2)[-1].split("/")):
+            if part.endswith(".service"):
+                return part
+    return ""
 
 
 def scan_once(secrets: list[bytes], own_pid: int, seen: set, out) -> None:
@@ -31,12 +49,10 @@ def scan_once(secrets: list[bytes], own_pid: int, seen: set, out) -> None:
             for index, secret in enumerate(secrets):
                 if secret and secret in data and (name, where, index) not in seen:
                     seen.add((name, where, index))
-                    try:
-                        with open(f"/proc/{name}/comm", encoding="utf-8") as handle:
-                            comm = handle.read().strip()
-                    except OSError:
-                        comm = "?"
-                    out.write(json.dumps({"pid": int(name), "comm": comm, "where": where, "secret_index": index}) + "\n")
+                    comm = _read(f"/proc/{name}/comm").strip() or "?"
+                    record = {"pid": int(name), "comm": comm, "where": where, "secret_index": index,
+                              "unit": unit_of(_read(f"/proc/{name}/cgroup"))}
+                    out.write(json.dumps(record) + "\n")
                     out.flush()
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from support import house_rules as h
+from support.proc_watch import unit_of
 
 REPO = Path(__file__).resolve().parents[2]
 WATCHER = REPO / "tests" / "support" / "proc_watch.py"
@@ -64,3 +65,14 @@ def test_the_watcher_finds_a_key_in_an_environment(tmp_path):
     lines = _watch(tmp_path, secret, argv=[sys.executable, "-c", "import time; time.sleep(5)"],
                    env={**os.environ, "QWEN3_LATENCY_API_KEY": secret})
     assert any('"where": "environ"' in line for line in lines), lines
+
+
+def test_the_watcher_names_the_service_that_holds_a_process():
+    """The e2e test allows a secret only in the environment of the unit that is handed it; the unit comes from the
+    process's cgroup (cgroup v2 and v1 lines as the kernel writes them)."""
+    assert unit_of("0::/system.slice/qwen3-vllm.service\n") == "qwen3-vllm.service"
+    assert unit_of("12:pids:/system.slice/qwen3-open-webui.service\n1:name=systemd:/system.slice/qwen3-open-webui.service\n") \
+        == "qwen3-open-webui.service"
+    assert unit_of("0::/system.slice/ssh.service/session.scope\n") == "ssh.service"
+    assert unit_of("0::/init.scope\n") == ""
+    assert unit_of("") == ""
