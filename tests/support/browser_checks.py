@@ -96,7 +96,12 @@ def thinking_positive_control(host: Any, proxy_port: int = 443, model: str = "qw
             cfg.spki_pins = [bp.spki_pin(host.exec("cat", CERT_FILE).stdout.encode())]
             run = bp.run(cfg)
         finally:
-            _settings(session, url, token, before)
+            # Open WebUI 0.12.4 patches "ui" field by field (open_webui/models/users.py, update_user_settings_by_id:
+            # "omission keeps a value; null resets it"), so a key the control added is reset with null.
+            _settings(session, url, token, {key: before.get(key) for key in forced})
+        restored = _settings(session, url, token).get("ui") or {}
+    if restored != before:  # the later tests would all think
+        raise AssertionError(f"the admin's settings were not restored: {restored} != {before}")
     doc = {"runs": [], "summary": {"targets": {}, "engine_target": None, "webui_overhead": {}}}
     bs.merge(doc, run)
     failures = vt.check_thresholds(doc["summary"], {"thinking_allowed": False})

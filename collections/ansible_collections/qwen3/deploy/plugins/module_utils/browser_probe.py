@@ -108,13 +108,17 @@ def spki_pin(pem: bytes) -> str:
 
 class PageTraffic:
     """The page's own HTTP requests in flight (Socket.IO excluded: its transport stays open). After an answer the
-    page saves the chat and refreshes the chat list; the server works on those, so the next Enter waits for them."""
+    page saves the chat and refreshes the chat list; the server works on those, so the next Enter waits for them.
+    A request counts as done at its response: the server's work is over by then, and Chromium reports no
+    'requestfinished' for some fetches (Open WebUI 0.12.4's POST /api/v1/auths/update/timezone, answered 200, stayed
+    "in flight" for minutes here)."""
 
     def __init__(self, page, clock=time.monotonic) -> None:
         self.in_flight: set = set()
         self.last_change = clock()
         self._clock = clock
         page.on("request", self._start)
+        page.on("response", lambda response: self._end(response.request))
         page.on("requestfinished", self._end)
         page.on("requestfailed", self._end)
 
