@@ -115,3 +115,17 @@ def test_a_request_is_done_at_its_response_even_without_requestfinished():
     assert clock[0] < 1.7
     page.handlers["requestfinished"](timezone)  # a late finish after the response changes nothing
     assert not traffic.in_flight
+
+
+def test_an_unreachable_engine_ends_the_idle_wait_in_seconds(monkeypatch):
+    """A stopped engine made every browser request wait the whole idle timeout (120 s each; 652 s for one
+    verification in the e2e test). Test doubles: the metrics reader and a fake clock."""
+    clock = [0.0]
+    monkeypatch.setattr(bp, "engine_counters", lambda url: None)
+    idle = bp.wait_engine_idle("http://127.0.0.1:9/metrics", 120, clock=lambda: clock[0],
+                               sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    assert idle is False and clock[0] < 2.5
+    answers = iter([None, {"busy": 1}, None, {"busy": 0}])
+    monkeypatch.setattr(bp, "engine_counters", lambda url: next(answers))
+    assert bp.wait_engine_idle("http://127.0.0.1:9/metrics", 120, clock=lambda: clock[0],
+                               sleep=lambda s: clock.__setitem__(0, clock[0] + s)) is True

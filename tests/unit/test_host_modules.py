@@ -70,6 +70,23 @@ def test_a_file_absent_in_the_good_release_is_removed_on_restore(live, tmp_path)
 
 
 # --- service_health ----------------------------------------------------------------------------------------------
+def test_the_journal_excerpt_is_the_tail_since_the_wait_began():
+    """journalctl gets no --lines (with --since it gave the first lines: the old process's shutdown); the tail is
+    cut here, so the new process's error (the last line) is in the excerpt. Test double for subprocess.run."""
+    calls = []
+
+    class Done:
+        stdout = "".join(f"old shutdown {i}\n" for i in range(80)) + "vllm: error: unrecognized arguments: --x\n"
+
+    def fake_run(argv, **_):
+        calls.append(argv)
+        return Done()
+
+    lines = service_health.journal("qwen3-vllm.service", 1000.0, 40, run=fake_run)
+    assert "--lines" not in calls[0] and "--since" in calls[0]
+    assert len(lines) == 40 and lines[-1] == "vllm: error: unrecognized arguments: --x"
+
+
 
 def states(*sequence):
     """systemctl show values, one dict per poll (the last repeats)."""

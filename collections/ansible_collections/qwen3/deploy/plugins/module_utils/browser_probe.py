@@ -79,16 +79,24 @@ def engine_delta(before: dict | None, after: dict | None) -> dict | None:
             "prompt_tokens": round(after["prompt"] - before["prompt"])}
 
 
-def wait_engine_idle(metrics_url: str | None, timeout_s: float, clock=time.monotonic) -> bool:
-    """Poll the engine's running + waiting gauges until both are 0 (bounded); True when idle was seen."""
+def wait_engine_idle(metrics_url: str | None, timeout_s: float, clock=time.monotonic, sleep=time.sleep,
+                     unreachable_s: float = 2.0) -> bool:
+    """Poll the engine's running + waiting gauges until both are 0 (bounded); True when idle was seen. An engine
+    whose metrics stay unreachable for unreachable_s ends the wait at once: a down engine is reported by the
+    engine target, and waiting the whole timeout before every browser request only delays that report."""
     if not metrics_url:
         return True
     end = clock() + timeout_s
+    last_answer = clock()
     while clock() < end:
         counters = engine_counters(metrics_url)
-        if counters is not None and counters["busy"] == 0:
-            return True
-        time.sleep(0.1)
+        if counters is not None:
+            last_answer = clock()
+            if counters["busy"] == 0:
+                return True
+        elif clock() - last_answer >= unreachable_s:
+            return False
+        sleep(0.1)
     return False
 
 
@@ -186,7 +194,7 @@ def one_request(page, cfg: ProbeConfig, index: int, fresh: bool, traffic: PageTr
     if fresh and cfg.new_chat_per_request:
         new_chat(page, cfg)
     if not wait_engine_idle(cfg.metrics_url, cfg.idle_timeout_s):
-        busy = f"the engine was still busy after {cfg.idle_timeout_s} s"
+        busy = f"the engine was not idle within {cfg.idle_timeout_s} s, or its metrics were unreachable"
         return browser_stats.request_result(index, None, None, busy)
     page.click(sel.CHAT_INPUT)
     page.keyboard.type(cfg.prompt)

@@ -78,10 +78,12 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
-def journal(unit: str, since_epoch: float, lines: int) -> list[str]:
-    out = subprocess.run(
-        ["journalctl", "--unit", unit, "--no-pager", "--output", "cat", "--since", f"@{int(since_epoch) - 1}",
-         "--lines", str(lines)],
+def journal(unit: str, since_epoch: float, lines: int, run=subprocess.run) -> list[str]:
+    """The last `lines` journal lines of the unit since the wait began. The tail is cut here: with --since,
+    journalctl's --lines gave the first lines after that time (systemd 252, Debian 12), i.e. the old process's
+    shutdown, not the new one's error."""
+    out = run(
+        ["journalctl", "--unit", unit, "--no-pager", "--output", "cat", "--since", f"@{int(since_epoch) - 1}"],
         capture_output=True, text=True, check=False,
     ).stdout
     return out.splitlines()[-lines:]
