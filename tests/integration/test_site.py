@@ -75,7 +75,10 @@ def latest_results() -> dict:
 
 
 def exec_start(host) -> str:
-    return hc.unit_show(host, "qwen3-vllm.service", "ExecStart")["ExecStart"]
+    """The engine unit's command line: systemctl show's ExecStart also carries the running process's start time
+    and pid, which every restart changes."""
+    value = hc.unit_show(host, "qwen3-vllm.service", "ExecStart")["ExecStart"]
+    return re.search(r"argv\[\]=(.*?) ; ", value).group(1)
 
 
 # --- before anything changed -----------------------------------------------------------------------------------
