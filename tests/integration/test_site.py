@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band
 from support import browser_checks, ollama_thinking
 from support import host_checks as hc
 from support.paths import tool
@@ -317,8 +318,9 @@ def _signin(host, password: str) -> str:
 
 # --- Open WebUI: one setting, one home; rotation ---------------------------------------------------------------
 
-def tokens_per_event(results: dict, target: str) -> float:
-    return results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"]
+def tokens_per_event(results: dict, target: str) -> int:
+    """p50 tokens per event, rounded as verification rounds it (a delta is not always one token)."""
+    return round(results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"])
 
 
 def test_chunk_size_and_a_rotated_admin_password_reach_the_browser_path(site, run_playbook):
@@ -331,7 +333,8 @@ def test_chunk_size_and_a_rotated_admin_password_reach_the_browser_path(site, ru
     assert eight.rc == 0, hc.ansible_messages(eight.stdout)[-5000:]
     results = latest_results()
     assert results["thresholds"]["browser_tokens_per_event"] == 8
-    assert tokens_per_event(results, "webui-socket") == 8
+    low, high = chunk_band(8)
+    assert low <= tokens_per_event(results, "webui-socket") <= high and low <= tokens_per_event(results, "browser") <= high
     assert tokens_per_event(results, "webui") == 1  # Open WebUI batches only the browser path (FACTS 6)
     assert _signin(host, rotated) and not _signin(host, DEMO_VARS["open_webui_admin_password"])
 

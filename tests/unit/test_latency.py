@@ -322,6 +322,9 @@ def test_threshold_failures_table(summary):
     browser = {(f.metric, f.target): (f.value, f.limit)
                for f in verify_thresholds.check_thresholds(summary, {"browser_tokens_per_event": 2})}
     assert browser[("browser_tokens_per_event", "webui-socket")] == (3, "== 2")  # p50 2.5 rounds half up
+    assert verify_thresholds.chunk_band(1) == (1, 1) and verify_thresholds.chunk_band(2) == (2, 2)
+    low, high = verify_thresholds.chunk_band(8)
+    assert low <= 6 <= high and not low <= 1 <= high and not low <= 16 <= high  # 6.1-6.4 measured at chunk 8
     table = verify_thresholds.failure_table(fails)
     lines = table.splitlines()
     assert lines[0].split()[:5] == ["metric", "target", "measured", "limit", "note"]

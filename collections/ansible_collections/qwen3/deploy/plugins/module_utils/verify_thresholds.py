@@ -32,7 +32,8 @@ THRESHOLD_KEYS = {
     "webui_overhead_p50_ms": "each Open WebUI API target (not the browser): p50 TTFT minus engine p50 TTFT <= limit",
     "min_decode_tokens_per_s": "engine target: p50 decode tokens/s >= limit",
     "max_tokens_per_event": "engine, router and Open WebUI API: p50 tokens per content event, rounded, <= limit",
-    "browser_tokens_per_event": "Open WebUI browser path: p50 tokens per event, rounded, == the deployed chunk size",
+    "browser_tokens_per_event": "Open WebUI browser path: p50 tokens per event, rounded, within 40 % of the deployed "
+                                "chunk size (1 and 16 fail for chunk 8)",
     "thinking_allowed": "false: no request on any target may stream reasoning / <think> text",
     "max_error_rate": "every target: failed / attempted requests <= limit",
     "browser_overhead_p50_ms": "real browser: p50 first painted text after Enter minus engine p50 TTFT <= limit",
@@ -40,6 +41,14 @@ THRESHOLD_KEYS = {
     "socket_probe_gap_pct": "Socket.IO probe p50 TTFT within this % of the real browser's p50 first paint",
 }
 BROWSER_KIND = "browser"
+
+
+def chunk_band(chunk: int) -> tuple[int, int]:
+    """Tokens per browser-path event that a chunk size allows. Open WebUI counts its own delta events, not tokens
+    (open_webui/utils/middleware.py, queue_pending_delta_data: delta_count += 1 per `.delta` event), and a delta is
+    not always one token: with chunk 8 the demo measured 6.1-6.4 tokens per event. 40 % either side still fails a
+    chunk of 1 or 16 where 8 was deployed, and is exact for chunks 1 and 2."""
+    return max(1, math.ceil(chunk * 0.6)), max(1, math.floor(chunk * 1.4))
 
 
 def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
@@ -93,8 +102,10 @@ def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
                     v = t["stats"]["tokens_per_event"]["p50"]
                     rounded = math.floor(v + 0.5) if v is not None else None
                     note = f"p50 {v} rounded; tokens from " + "/".join(t["tokens_source"])
-                    if browser and rounded is not None and rounded != limit:
-                        fails.append(Failure(key, rounded, f"== {limit}", t["target"], note))
+                    low, high = chunk_band(limit) if browser else (None, None)
+                    if browser and rounded is not None and not low <= rounded <= high:
+                        fails.append(Failure(key, rounded, f"== {low}" if low == high else f"{low}..{high}",
+                                             t["target"], note))
                     elif not browser:
                         cmp(key, rounded, limit, t["target"], note=note)
         elif key == "thinking_allowed":
