@@ -294,9 +294,12 @@ def test_a_release_that_fails_verification_is_rolled_back_and_users_survive(site
                        "-d '{\"chat\": {\"title\": \"kept across rollbacks\"}}' http://127.0.0.1:8080/api/v1/chats/new").stdout
     chat_id = json.loads(chat)["id"]
     # As if an older Open WebUI had migrated this data: this run is an upgrade, so the database is copied first.
+    # The chunk size changes Open WebUI's environment, so Open WebUI has a release pending verification too (a real
+    # upgrade changes its unit); without one there is nothing of Open WebUI to roll back.
     hc.sh(host, "echo 0.12.3 > /var/lib/qwen3-deploy/open-webui/.qwen3-deploy-version")
     result = run_playbook("site.yml", inventory, extra_vars={
-        **FAST_VERIFY, "vllm_service_extra_args": {"max-logprobs": 5}, "verify_thresholds": {"ttft_p95_ms": 0.001}})
+        **FAST_VERIFY, "vllm_service_extra_args": {"max-logprobs": 5}, "open_webui_stream_chunk_size": 2,
+        "verify_thresholds": {"ttft_p95_ms": 0.001}})
     assert result.rc != 0
     assert "VERIFICATION FAILED" in result.stdout and "ROLLED BACK qwen3-vllm.service" in result.stdout
     assert "ROLLED BACK qwen3-open-webui.service" in result.stdout
