@@ -102,12 +102,13 @@ def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
                     v = t["stats"]["tokens_per_event"]["p50"]
                     rounded = math.floor(v + 0.5) if v is not None else None
                     note = f"p50 {v} rounded; tokens from " + "/".join(t["tokens_source"])
-                    low, high = chunk_band(limit) if browser else (None, None)
-                    if browser and rounded is not None and not low <= rounded <= high:
+                    if not browser:
+                        cmp(key, rounded, limit, t["target"], note=note)
+                        continue
+                    low, high = chunk_band(limit)
+                    if rounded is not None and not low <= rounded <= high:
                         fails.append(Failure(key, rounded, f"== {low}" if low == high else f"{low}..{high}",
                                              t["target"], note))
-                    elif not browser:
-                        cmp(key, rounded, limit, t["target"], note=note)
         elif key == "thinking_allowed":
             if not limit:
                 for t in targets.values():
