@@ -134,7 +134,9 @@ def test_hosts_run_with_the_facts_flags(pair):
         assert config["Labels"][th.LABEL] == "1"
         assert config["Labels"][th.LABEL_SSH_PORT] == str(host.ssh_port)
         assert not hostconfig["Privileged"]
-        assert [c.removeprefix("CAP_") for c in hostconfig["CapAdd"]] == ["SYS_ADMIN"]
+        # FACTS section 1's SYS_ADMIN, plus NET_ADMIN so role host_firewall can load nftables rules into the
+        # container's own network namespace.
+        assert [c.removeprefix("CAP_") for c in hostconfig["CapAdd"]] == ["SYS_ADMIN", "NET_ADMIN"]
         assert hostconfig["SecurityOpt"] == ["seccomp=unconfined"]
         assert "/sys/fs/cgroup:/sys/fs/cgroup:rw" in hostconfig["Binds"]
         assert hostconfig["Tmpfs"] == {"/run": "", "/run/lock": ""}
