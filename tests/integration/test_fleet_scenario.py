@@ -44,9 +44,13 @@ RECORD: dict = {}
 
 
 def record(name: str, value) -> None:
-    RECORD[name] = value
-    (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports" / "fleet-test.json").write_text(json.dumps(RECORD, indent=1))
+    """Add a result to reports/fleet-test.json (kept across runs on reused hosts; each entry says when it ran)."""
+    path = REPO / "reports" / "fleet-test.json"
+    path.parent.mkdir(exist_ok=True)
+    if not RECORD and path.exists():
+        RECORD.update(json.loads(path.read_text()))
+    RECORD[name] = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "value": value}
+    path.write_text(json.dumps(RECORD, indent=1))
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -78,12 +82,21 @@ def fleet(testhosts):
             docker("network", "connect", NETWORK, name)
     addr = {name: addresses(name) for name in [*ENGINES, ROUTER]}
     inventory = REPO / ".testhosts" / "inventory-fleet.d"
-    shutil.rmtree(inventory, ignore_errors=True)
-    (inventory / "host_vars").mkdir(parents=True)
+    # host_vars/ is the state the tests left (flags they rolled out): kept for reused hosts (KEEP_TESTHOSTS=1),
+    # removed with the hosts at the end otherwise.
+    (inventory / "host_vars").mkdir(parents=True, exist_ok=True)
+    (inventory / "hosts.yml").unlink(missing_ok=True)
+    shutil.rmtree(inventory / "group_vars", ignore_errors=True)
     hosts = {"all": {"children": {
         "llm_servers": yaml.safe_load(engines.inventory.read_text())["all"]["children"]["llm_servers"],
         "llm_routers": yaml.safe_load(routers.inventory.read_text())["all"]["children"]["llm_routers"],
     }}}
+    # vLLM CPU binds its worker to one core and reserves another for its scheduler ("auto", upstream
+    # vllm/utils/ompmultiprocessing.py _parse_omp_threads_bind_env): on this 2-core machine all three engines
+    # took core 0, and an engine restarting next to two serving ones did not start within 10 minutes. Spread them.
+    for index, name in enumerate(ENGINES):
+        engine_vars = hosts["all"]["children"]["llm_servers"]["hosts"][name]
+        engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": str((index + 1) % 2)}
     router_vars = hosts["all"]["children"]["llm_routers"]["hosts"][ROUTER]
     router_vars["llm_router_host"] = addr[ROUTER]["v4"]
     router_vars["llm_router_worker_addresses"] = {name: addr[name]["v4"] for name in ENGINES}
@@ -106,6 +119,7 @@ def fleet(testhosts):
         engines.destroy()
         routers.destroy()
         docker("network", "rm", NETWORK, check=False)
+        shutil.rmtree(inventory, ignore_errors=True)
 
 
 def host_vars(fleet, values: dict[str, dict]) -> None:
@@ -175,8 +189,11 @@ def rollout_under_load(fleet, run_playbook, label: str):
     load = Load(fleet["router_url"], KEY, MODEL, streams=3).start()
     time.sleep(15)  # the "before" window
     t0 = time.time()
-    result = run_playbook("playbooks/fleet.yml", fleet["inventory"], timeout=2400)
+    # profile_tasks: a timestamp per task, to line failures up with the rollout's steps.
+    result = run_playbook("playbooks/fleet.yml", fleet["inventory"], timeout=2400,
+                          env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"})
     t1 = time.time()
+    (REPO / "reports" / f"fleet-{label}.log").write_text(result.stdout + result.stderr)
     time.sleep(5)
     load.stop()
     numbers = {"rollout_s": round(t1 - t0, 1), "before": load.summary(until=t0),
@@ -186,10 +203,12 @@ def rollout_under_load(fleet, run_playbook, label: str):
 
 
 def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_playbook):
-    host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": "warning"}} for h in ENGINES})
+    # A value the units do not have yet (with KEEP_TESTHOSTS=1 the hosts may come from an earlier run).
+    level = "info" if "--uvicorn-log-level warning" in unit_line(ENGINES[0]) else "warning"
+    host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": level}} for h in ENGINES})
     result, numbers = rollout_under_load(fleet, run_playbook, "rollout")
     assert result.rc == 0, result.stdout[-6000:]
-    assert all("--uvicorn-log-level warning" in unit_line(h) for h in ENGINES)
+    assert all(f"--uvicorn-log-level {level}" in unit_line(h) for h in ENGINES)
     assert numbers["all"]["failed"] == 0, numbers
     assert numbers["during"]["sent"] > 0 and numbers["before"]["sent"] > 0, numbers
     assert sorted(list_workers(fleet)) == sorted(worker(fleet, h) for h in ENGINES)
@@ -197,6 +216,7 @@ def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_
 
 def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run_playbook):
     sizes: list[int] = []
+    unanswered: list[str] = []  # samples the router did not answer within 2 s (reported; they are not a shrink)
     stop = threading.Event()
 
     def sample():
@@ -204,7 +224,7 @@ def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run
             try:
                 sizes.append(len(list_workers(fleet)))
             except (OSError, ValueError):
-                sizes.append(-1)
+                unanswered.append(time.strftime("%H:%M:%S"))
             stop.wait(1.0)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -214,10 +234,11 @@ def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run
     stop.set()
     sampler.join(5)
     record("second_run", {"seconds": round(time.monotonic() - started, 1), "changed": result.changed(),
-                          "samples": len(sizes), "min_workers": min(sizes)})
+                          "samples": len(sizes), "min_workers": min(sizes, default=None),
+                          "unanswered": unanswered})
     assert result.rc == 0, result.stdout[-6000:]
     assert result.changed() == 0, result.stdout[-8000:]
-    assert sizes and min(sizes) == 3, sizes
+    assert len(sizes) >= 10 and min(sizes) == 3, (sizes, unanswered)
 
 
 def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
@@ -239,19 +260,23 @@ def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
 
 
 def test_a_router_restart_during_a_drain_sends_nothing_to_drained_hosts(fleet, run_playbook):
+    routed_before = list_workers(fleet)
     load = Load(fleet["router_url"], KEY, MODEL, streams=2).start()
     drained = run_playbook("playbooks/fleet_drain.yml", fleet["inventory"], extra_vars={"fleet_hosts": "fleet-3"})
     assert drained.rc == 0, drained.stdout[-4000:]
-    counts = {h: engine_requests(h) for h in ("fleet-2", "fleet-3")}
+    # Out of the router: fleet-3 (drained here) and any engine kept out before (fleet-2 after the failed rollout).
+    out = sorted({h for h in ENGINES if worker(fleet, h) not in routed_before} | {"fleet-3"})
+    counts = {h: engine_requests(h) for h in out}
     restarted = sh(ROUTER, "systemctl restart qwen3-router && sleep 3 && systemctl is-active qwen3-router")
     time.sleep(10)
     routed = list_workers(fleet)
-    after = {h: engine_requests(h) for h in ("fleet-2", "fleet-3")}
+    after = {h: engine_requests(h) for h in out}
     load.stop()
     numbers = load.summary()
     record("router_restart_during_drain", {"routed": routed, "before": counts, "after": after, "load": numbers})
     assert restarted.stdout.strip().endswith("active"), restarted
-    assert routed == [worker(fleet, "fleet-1")], routed
+    # (fleet-2 is out after the failed rollout above: the routed list is the earlier one minus fleet-3)
+    assert sorted(routed) == sorted(set(routed_before) - {worker(fleet, "fleet-3")}), (routed_before, routed)
     assert after == counts, "a drained host got requests after the router restart"
     back = run_playbook("playbooks/fleet_undrain.yml", fleet["inventory"], extra_vars={"fleet_hosts": "fleet-3"})
     assert back.rc == 0, back.stdout[-4000:]
@@ -274,7 +299,8 @@ def test_firewall_admits_the_api_only_from_the_router(fleet):
              "    print(a, r, round(time.time()-t,3))\n")
     results = {}
     for target in ("fleet-1", "fleet-3"):
-        ports = sorted({int(m) for m in re.findall(r":(\d+)\s", sh(target, "ss -ltnH").stdout)})
+        # Every listener but sshd (22: Ansible reaches the hosts through it; the firewall leaves it alone).
+        ports = sorted({int(m) for m in re.findall(r":(\d+)\s", sh(target, "ss -ltnH").stdout)} - {22})
         assert 8000 in ports
         wanted = [f"{addr[target]['v4']}:{p}" for p in ports] + [f"[{addr[target]['v6']}]:{p}" for p in ports] \
             + [f"{addr[target]['bridge']}:{p}" for p in ports]

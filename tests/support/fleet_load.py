@@ -1,6 +1,9 @@
 """A bounded load generator for the fleet tests: a few concurrent streams through the router, each with a fixed
 request budget and the whole run with a time limit, so it stops by itself even if the test hangs.
 
+Each stream pauses ``pause`` seconds between its requests: a user's think time, and on this 2-core machine the
+difference between a rollout measured under load and engines that cannot start because the load takes every core.
+
 A request fails when it gets a non-2xx status, ends without ``data: [DONE]``, or times out (or any connection
 error). TTFT = first streamed event with non-empty content. Standard library only; no proxy from the environment.
 
@@ -74,8 +77,9 @@ class Load:
     key: str
     model: str
     streams: int = 3
-    requests_per_stream: int = 3000
-    time_limit: float = 900.0
+    requests_per_stream: int = 20000
+    time_limit: float = 1800.0
+    pause: float = 0.5
     timeout: float = 30.0
     max_tokens: int = 16
     records: list[Record] = field(default_factory=list)
@@ -94,6 +98,7 @@ class Load:
                                  stream=stream)
             with self._lock:
                 self.records.append(record)
+            self._stop.wait(self.pause)
 
     def start(self) -> Load:
         self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.streams)]
@@ -117,9 +122,17 @@ class Load:
             "sent": len(records),
             "failed": sum(r.failed for r in records),
             "errors": sorted({r.error or f"status {r.status} done={r.done}" for r in records if r.failed})[:10],
+            # When each failure started and ended (wall clock, UTC), to line up with the journals.
+            "failures": [{"start": _utc(r.start), "end": _utc(r.end), "stream": r.stream,
+                          "error": r.error or f"status {r.status} done={r.done}"}
+                         for r in records if r.failed][:20],
             "ttft_p50_ms": round(percentile(ttfts, 50), 1) if ttfts else None,
             "ttft_p95_ms": round(percentile(ttfts, 95), 1) if ttfts else None,
         }
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"
 
 
 def percentile(values: list[float], p: float) -> float:
