@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band
+from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band, round_half_up
 from support import browser_checks, ollama_thinking
 from support import host_checks as hc
 from support.paths import tool
@@ -323,7 +323,7 @@ def _signin(host, password: str) -> str:
 
 def tokens_per_event(results: dict, target: str) -> int:
     """p50 tokens per event, rounded as verification rounds it (a delta is not always one token)."""
-    return round(results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"])
+    return round_half_up(results["summary"]["targets"][target]["stats"]["tokens_per_event"]["p50"])
 
 
 def test_chunk_size_and_a_rotated_admin_password_reach_the_browser_path(site, run_playbook):

@@ -43,6 +43,11 @@ THRESHOLD_KEYS = {
 BROWSER_KIND = "browser"
 
 
+def round_half_up(value: float) -> int:
+    """How verification rounds a p50 tokens-per-event (2.5 -> 3; Python's round() would give 2)."""
+    return math.floor(value + 0.5)
+
+
 def chunk_band(chunk: int) -> tuple[int, int]:
     """Tokens per browser-path event that a chunk size allows. Open WebUI counts its own delta events, not tokens
     (open_webui/utils/middleware.py, queue_pending_delta_data: delta_count += 1 per `.delta` event), and a delta is
@@ -100,7 +105,7 @@ def check_thresholds(summary: dict, thresholds: dict) -> list[Failure]:
             for t in targets.values():
                 if t["ok"] and (t["kind"] in ("webui-socket", BROWSER_KIND)) == browser:
                     v = t["stats"]["tokens_per_event"]["p50"]
-                    rounded = math.floor(v + 0.5) if v is not None else None
+                    rounded = round_half_up(v) if v is not None else None
                     note = f"p50 {v} rounded; tokens from " + "/".join(t["tokens_source"])
                     if not browser:
                         cmp(key, rounded, limit, t["target"], note=note)
