@@ -26,7 +26,10 @@ def pipe(a, b):
     except OSError:
         pass
     finally:
-        b.close()
+        try:
+            b.shutdown(socket.SHUT_WR)  # half-close as ssh forwards EOF; close() would not wake the other pipe
+        except OSError:
+            pass
 def serve(spec):
     _, lport, rhost, rport = spec.rsplit(":", 3)
     srv = socket.socket()
@@ -57,14 +60,19 @@ def echo_server():
     srv.bind(("127.0.0.1", 0))
     srv.listen()
 
+    def answer(c):
+        with c:
+            c.sendall(c.recv(100).upper())
+
     def serve():
+        # One thread per connection: the tunnel's readiness probe opens a connection too, and a server that waits
+        # on it would leave the real one unanswered.
         while True:
             try:
                 c, _ = srv.accept()
             except OSError:
                 return
-            c.sendall(c.recv(100).upper())
-            c.close()
+            threading.Thread(target=answer, args=(c,), daemon=True).start()
 
     threading.Thread(target=serve, daemon=True).start()
     yield srv.getsockname()[1]
