@@ -91,12 +91,16 @@ def fleet(testhosts):
         "llm_servers": yaml.safe_load(engines.inventory.read_text())["all"]["children"]["llm_servers"],
         "llm_routers": yaml.safe_load(routers.inventory.read_text())["all"]["children"]["llm_routers"],
     }}}
-    # vLLM CPU binds its worker to one core and reserves another for its scheduler ("auto", upstream
-    # vllm/utils/ompmultiprocessing.py _parse_omp_threads_bind_env): on this 2-core machine all three engines
-    # took core 0, and an engine restarting next to two serving ones did not start within 10 minutes. Spread them.
-    for index, name in enumerate(ENGINES):
+    # vLLM CPU pins its worker to a core ("auto" or a list, upstream vllm/utils/ompmultiprocessing.py
+    # _parse_omp_threads_bind_env), and a reader of its shared-memory queue spins on sched_yield() for 1 s after
+    # every read (vllm/distributed/device_communicators/shm_broadcast.py SpinCondition.wait). Three engines on this
+    # machine's 2 cores: "auto" put all three workers on core 0; spreading them (1, 0, 1) left a starting engine's
+    # worker runnable but unscheduled for minutes on the core where a serving engine's worker spun (a restart did not
+    # start within 10 minutes), and serving engines stalled for 30 s while another started. Separate servers do not
+    # share cores: "nobind" lets the kernel move every process to whichever core is free.
+    for name in ENGINES:
         engine_vars = hosts["all"]["children"]["llm_servers"]["hosts"][name]
-        engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": str((index + 1) % 2)}
+        engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": "nobind"}
     router_vars = hosts["all"]["children"]["llm_routers"]["hosts"][ROUTER]
     router_vars["llm_router_host"] = addr[ROUTER]["v4"]
     router_vars["llm_router_worker_addresses"] = {name: addr[name]["v4"] for name in ENGINES}
@@ -202,9 +206,16 @@ def rollout_under_load(fleet, run_playbook, label: str):
     return result, numbers
 
 
+def new_log_level() -> str:
+    """A --uvicorn-log-level no engine's unit has yet, so a rollout changes every engine (with KEEP_TESTHOSTS=1
+    the hosts may come from an earlier run that left different levels on different hosts)."""
+    units = [unit_line(h) for h in ENGINES]
+    return next(level for level in ("warning", "info", "error", "debug")
+                if not any(f"--uvicorn-log-level {level}" in unit for unit in units))
+
+
 def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_playbook):
-    # A value the units do not have yet (with KEEP_TESTHOSTS=1 the hosts may come from an earlier run).
-    level = "info" if "--uvicorn-log-level warning" in unit_line(ENGINES[0]) else "warning"
+    level = new_log_level()
     host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": level}} for h in ENGINES})
     result, numbers = rollout_under_load(fleet, run_playbook, "rollout")
     assert result.rc == 0, result.stdout[-6000:]
@@ -243,15 +254,16 @@ def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run
 
 def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
     before = {h: unit_line(h) for h in ENGINES}
+    level = new_log_level()  # every engine would change; the second in inventory order cannot start
     host_vars(fleet, {
-        "fleet-1": {"vllm_service_extra_args": {"uvicorn-log-level": "error"}},
-        "fleet-2": {"vllm_service_extra_args": {"uvicorn-log-level": "error", "no-such-flag": True}},
-        "fleet-3": {"vllm_service_extra_args": {"uvicorn-log-level": "error"}},
+        "fleet-1": {"vllm_service_extra_args": {"uvicorn-log-level": level}},
+        "fleet-2": {"vllm_service_extra_args": {"uvicorn-log-level": level, "no-such-flag": True}},
+        "fleet-3": {"vllm_service_extra_args": {"uvicorn-log-level": level}},
     })
     result, numbers = rollout_under_load(fleet, run_playbook, "failed_rollout")
     assert result.rc != 0
     assert "ROLLOUT STOPPED at fleet-2" in result.stdout, result.stdout[-6000:]
-    assert "--uvicorn-log-level error" in unit_line("fleet-1")
+    assert f"--uvicorn-log-level {level}" in unit_line("fleet-1")
     assert unit_line("fleet-2") == before["fleet-2"], "fleet-2 was not rolled back"
     assert unit_line("fleet-3") == before["fleet-3"], "the rollout went on after the failed host"
     assert sh("fleet-2", "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/health").stdout == "200"
