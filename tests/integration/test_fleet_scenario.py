@@ -97,7 +97,9 @@ def fleet(testhosts):
     # machine's 2 cores: "auto" put all three workers on core 0; spreading them (1, 0, 1) left a starting engine's
     # worker runnable but unscheduled for minutes on the core where a serving engine's worker spun (a restart did not
     # start within 10 minutes), and serving engines stalled for 30 s while another started. Separate servers do not
-    # share cores: "nobind" lets the kernel move every process to whichever core is free.
+    # share cores: "nobind" lets the kernel move every process to whichever core is free. Measured unpinned: 0 failed
+    # requests in the rollout, but slower engines (one missed its decode threshold and was rolled back); see
+    # tests/records/fleet-2026-12-01.md.
     for name in ENGINES:
         engine_vars = hosts["all"]["children"]["llm_servers"]["hosts"][name]
         engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": "nobind"}
@@ -206,16 +208,15 @@ def rollout_under_load(fleet, run_playbook, label: str):
     return result, numbers
 
 
-def new_log_level() -> str:
-    """A --uvicorn-log-level no engine's unit has yet, so a rollout changes every engine (with KEEP_TESTHOSTS=1
-    the hosts may come from an earlier run that left different levels on different hosts)."""
-    units = [unit_line(h) for h in ENGINES]
+def new_log_level(units: list[str]) -> str:
+    """A --uvicorn-log-level none of the engines' ExecStart lines (``units``) has yet, so a rollout changes every
+    engine (with KEEP_TESTHOSTS=1 the hosts may come from an earlier run that left different levels on them)."""
     return next(level for level in ("warning", "info", "error", "debug")
                 if not any(f"--uvicorn-log-level {level}" in unit for unit in units))
 
 
 def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_playbook):
-    level = new_log_level()
+    level = new_log_level([unit_line(h) for h in ENGINES])
     host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": level}} for h in ENGINES})
     result, numbers = rollout_under_load(fleet, run_playbook, "rollout")
     assert result.rc == 0, result.stdout[-6000:]
@@ -254,7 +255,7 @@ def test_second_run_changes_nothing_and_the_worker_list_never_shrinks(fleet, run
 
 def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
     before = {h: unit_line(h) for h in ENGINES}
-    level = new_log_level()  # every engine would change; the second in inventory order cannot start
+    level = new_log_level(list(before.values()))  # every engine would change; the second in order cannot start
     host_vars(fleet, {
         "fleet-1": {"vllm_service_extra_args": {"uvicorn-log-level": level}},
         "fleet-2": {"vllm_service_extra_args": {"uvicorn-log-level": level, "no-such-flag": True}},
