@@ -97,12 +97,14 @@ def fleet(testhosts):
     # machine's 2 cores: "auto" put all three workers on core 0; spreading them (1, 0, 1) left a starting engine's
     # worker runnable but unscheduled for minutes on the core where a serving engine's worker spun (a restart did not
     # start within 10 minutes), and serving engines stalled for 30 s while another started. Separate servers do not
-    # share cores: "nobind" lets the kernel move every process to whichever core is free. Measured unpinned: 0 failed
-    # requests in the rollout, but slower engines (one missed its decode threshold and was rolled back); see
-    # tests/records/fleet-2026-12-01.md.
+    # share cores: "nobind" lets the kernel move every process to whichever core is free. Unpinned, each engine's
+    # OpenMP pool defaults to every core (torch's default), so three engines ran six spinning threads on two cores:
+    # 0 failed requests in the rollout, but one engine missed its decode threshold and was rolled back (see
+    # tests/records/fleet-2026-12-01.md). One OpenMP thread per engine (OMP_NUM_THREADS, the OpenMP standard's
+    # variable, read by torch's OpenMP runtime) gives each engine one core's worth of work, as on its own server.
     for name in ENGINES:
         engine_vars = hosts["all"]["children"]["llm_servers"]["hosts"][name]
-        engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": "nobind"}
+        engine_vars["vllm_service_extra_env"] = {"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "1"}
     router_vars = hosts["all"]["children"]["llm_routers"]["hosts"][ROUTER]
     router_vars["llm_router_host"] = addr[ROUTER]["v4"]
     router_vars["llm_router_worker_addresses"] = {name: addr[name]["v4"] for name in ENGINES}
