@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -34,6 +35,8 @@ import requests
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_probe as bp
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_stats as bs
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
+
+from support.bench.netclock import NetClock
 
 ADMIN_FILE = "/etc/qwen3-deploy/open-webui-admin.json"
 ENV_FILE = "/etc/qwen3-deploy/open-webui.env"
@@ -129,6 +132,10 @@ def describe(results: list[dict]) -> dict:
         "first_paint_ms": {"p50": p("ttft_ms", 50), "p95": p("ttft_ms", 95)},
         "first_text_any_opacity_ms": {"p50": p("first_text_ms", 50), "p95": p("first_text_ms", 95)},
         "timeline_p50_ms": {k: p("ttft_ms" if k == "first_paint_ms" else k, 50) for k in PHASE_KEYS},
+        # The network stack's clock (support.bench.netclock): POST -> first text frame, and how long that frame
+        # then waited for the page's main thread (Open WebUI's front-end code) before the page's code saw it.
+        "net_post_to_first_delta_ms_p50": p("net_post_to_first_delta_ms", 50),
+        "frame_wait_for_page_ms_p50": p("frame_wait_for_page_ms", 50),
         "engine_ttft_ms_this_answer": {"p50": p("engine_ttft_ms", 50), "p95": p("engine_ttft_ms", 95)},
         "paint_updates_p50": p("paint_updates", 50), "chars_per_update_p50": p("chars_per_update", 50),
         "socket_events_p50": p("events", 50), "full_answer_ms_p50": p("total_ms", 50),
@@ -167,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="another instance: ours' environment with these settings changed")
     ap.add_argument("--socket-probe", type=int, default=0, metavar="N", help="Socket.IO probe requests (0: none)")
     ap.add_argument("--time-limit", type=float, default=3000)
+    ap.add_argument("--client-cpus", default="", metavar="LIST",
+                    help="run the browser, the tunnel and this script on these CPUs only (e.g. 0): a person's browser "
+                         "runs on their own computer, not on the server's cores")
     args = ap.parse_args(argv)
+    if args.client_cpus:  # inherited by everything started below: ssh, Playwright's driver, Chromium
+        os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
     target = host_settings(args.inventory, args.host)
     creds = json.loads(ssh(target, f"cat {ADMIN_FILE}"))
     ours_env = parse_env(ssh(target, f"cat {ENV_FILE}"))
@@ -216,7 +228,7 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=bp.DEFAULT_CHROMIUM, headless=True,
                                      args=bp.launch_args(bp.ProbeConfig(url="", email="", password="")))
-        pages, cfgs, traffic = {}, {}, {}
+        pages, cfgs, traffic, clocks = {}, {}, {}, {}
         for name, url in urls.items():
             cfg = bp.ProbeConfig(url=url, email=creds["email"], password=creds["password"], model=args.model,
                                  prompt=args.prompt, timeout_s=120, metrics_url=engine + "/metrics", name=name)
@@ -227,6 +239,11 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
             context.add_init_script(browser_page_js.script())
             page = context.new_page()
             traffic[name] = bp.PageTraffic(page)
+            clocks[name] = NetClock()
+            cdp = context.new_cdp_session(page)
+            cdp.on("Network.requestWillBeSent", clocks[name].on_request)
+            cdp.on("Network.webSocketFrameReceived", clocks[name].on_frame)
+            cdp.send("Network.enable")
             page.set_default_timeout(120_000)
             bp.sign_in(page, cfg)
             bp.open_chat(page, cfg)
@@ -240,11 +257,14 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
                 for other in names:  # the other instances' pages settle too: they share the host's cores
                     if other != name:
                         traffic[other].wait_quiet(pages[other], bp.QUIET_S, 60)
+                clocks[name].reset()
                 r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0, traffic=traffic[name])
+                r.update(clocks[name].split(r.get("post_to_first_delta_ms")))
                 if i >= args.warmup:
                     results[name].append(r)
                 print(json.dumps({"round": i, "instance": name, **{k: r[k] for k in (
-                    "ok", "ttft_ms", "first_text_ms", "enter_to_post_ms", "post_to_first_delta_ms", "engine_ttft_ms",
+                    "ok", "ttft_ms", "first_text_ms", "enter_to_post_ms", "post_to_first_delta_ms",
+                    "net_post_to_first_delta_ms", "frame_wait_for_page_ms", "engine_ttft_ms",
                     "delta_to_paint_ms", "total_ms", "output_tokens", "engine_requests", "thinking_block")}}),
                       file=sys.stderr, flush=True)
             bp.wait_engine_idle(engine + "/metrics", 120)
@@ -252,7 +272,7 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
             if i >= args.warmup and d is not None:
                 direct.append(d)
         browser.close()
-    out = {"host_cpus": "the demo host (2 cores shared)", "prompt": args.prompt, "requests": args.requests,
+    out = {"client_cpus": sorted(os.sched_getaffinity(0)), "prompt": args.prompt, "requests": args.requests,
            "engine_direct_ttft_ms": {"p50": bs.percentile(direct, 50), "p95": bs.percentile(direct, 95),
                                      "n": len(direct)},
            "instances": {name: describe(rs) for name, rs in results.items()}}
