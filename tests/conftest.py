@@ -121,9 +121,10 @@ def docker_available() -> bool:
 
 def pytest_collection_modifyitems(config, items):
     # The fleet scenario boots 3 vLLM engines and a router on this 2-core machine and rolls upgrades through
-    # them: about an hour, which CI's budget (DEVELOPERS.md) does not hold next to the e2e test. Opt in.
+    # them: about 40 minutes (the last full run), which CI's budget (DEVELOPERS.md) does not hold next to the
+    # e2e test. Opt in.
     if os.environ.get("QWEN3_FLEET_TESTS") != "1":
-        opt_in = pytest.mark.skip(reason="fleet scenario (about an hour on 2 cores): set QWEN3_FLEET_TESTS=1 to run it")
+        opt_in = pytest.mark.skip(reason="fleet scenario (about 40 minutes on 2 cores): set QWEN3_FLEET_TESTS=1 to run it")
         for item in items:
             if item.get_closest_marker("fleet"):
                 item.add_marker(opt_in)
