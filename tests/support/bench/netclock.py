@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_selectors as sel
+
 
 def first_text_delta(payload: str) -> bool:
     """A Socket.IO ``events`` frame carrying non-empty answer text (what the page's recorder counts as first text)."""
@@ -35,7 +37,7 @@ def first_text_delta(payload: str) -> bool:
 class NetClock:
     """Network-stack times of one request's POST and first answer-text frame (reset before each Enter)."""
 
-    def __init__(self, completion_path: str = "/api/chat/completions") -> None:
+    def __init__(self, completion_path: str = sel.COMPLETION_PATH) -> None:
         self.completion_path = completion_path
         self.reset()
 
