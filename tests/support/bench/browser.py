@@ -18,7 +18,14 @@ behind another. Engine TTFT beside them: vLLM's own TTFT histogram for each answ
 vLLM from here through the same tunnel. Then the Socket.IO probe (host tool, webui-socket) runs on the host against
 ours, to compare with ours' browser first paint. Prints JSON; exit 0 when every instance gave its requests.
 
+On this machine the browser and a test host share the cores, and the host's container competes as one cgroup, so a
+streaming answer can starve the browser and the tunnel (the engine's Nice counts only inside the container).
+``--server-cpus`` with ``--client-cpus`` gives each its own cores, as on two machines; ``--wire-clock`` splits
+each of ours' requests on the wire (support.bench.wireclock). Both need the host to be a local test container.
+
   scripts/bench-browser --inventory .testhosts/inv-brw --host brw-1 -n 20 --via-proxy
+  scripts/bench-browser --inventory .testhosts/inv-brw --host brw-1 -n 12 --no-stock \
+      --server-cpus 1 --client-cpus 0 --wire-clock
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 
 import requests
@@ -36,6 +44,7 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import browser_probe 
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_stats as bs
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
 
+from support.bench import wireclock
 from support.bench.netclock import NetClock
 
 ADMIN_FILE = "/etc/qwen3-deploy/open-webui-admin.json"
@@ -48,6 +57,8 @@ STOCK_FIXED = {"ENABLE_OLLAMA_API": "false", "OFFLINE_MODE": "true", "HF_HUB_OFF
                "RAG_EMBEDDING_ENGINE": "openai",
                "DEFAULT_MODEL_METADATA": '{"capabilities": {"builtin_tools": false}}'}
 PHASE_KEYS = [k for k, _ in bs.PHASES]
+WIRE_KEYS = ("post_to_server_ms", "server_before_engine_ms", "engine_first_token_ms", "relay_ms",
+             "server_post_to_first_frame_ms", "tunnel_back_ms", "wire_post_to_first_frame_ms", "browser_side_ms")
 
 
 def host_settings(inventory: str, host: str) -> bt.SshTarget:
@@ -126,7 +137,7 @@ def direct_ttft(url: str, key: str, model: str, prompt: str) -> float | None:
 def describe(results: list[dict]) -> dict:
     ok = [r for r in results if r["ok"]]
     def p(key, q):
-        return bs.percentile([r[key] for r in ok if r[key] is not None], q)
+        return bs.percentile([r[key] for r in ok if r.get(key) is not None], q)
     return {
         "ok": f"{len(ok)}/{len(results)}",
         "first_paint_ms": {"p50": p("ttft_ms", 50), "p95": p("ttft_ms", 95)},
@@ -136,6 +147,8 @@ def describe(results: list[dict]) -> dict:
         # then waited for the page's main thread (Open WebUI's front-end code) before the page's code saw it.
         "net_post_to_first_delta_ms_p50": p("net_post_to_first_delta_ms", 50),
         "frame_wait_for_page_ms_p50": p("frame_wait_for_page_ms", 50),
+        # --wire-clock (support.bench.wireclock): the same request on the wire, both ends on one kernel clock
+        "wire_p50_ms": {k: p(k, 50) for k in WIRE_KEYS if any(r.get(k) is not None for r in ok)},
         "engine_ttft_ms_this_answer": {"p50": p("engine_ttft_ms", 50), "p95": p("engine_ttft_ms", 95)},
         "paint_updates_p50": p("paint_updates", 50), "chars_per_update_p50": p("chars_per_update", 50),
         "socket_events_p50": p("events", 50), "full_answer_ms_p50": p("total_ms", 50),
@@ -177,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--client-cpus", default="", metavar="LIST",
                     help="run the browser, the tunnel and this script on these CPUs only (e.g. 0): a person's browser "
                          "runs on their own computer, not on the server's cores")
+    ap.add_argument("--server-cpus", default="", metavar="LIST",
+                    help="local test host only: confine its container to these CPUs (docker update --cpuset-cpus; "
+                         "vLLM and Open WebUI restart) for the run, then give it all CPUs back; with --client-cpus "
+                         "on the other CPUs, browser and server stop taking each other's cores, as on two machines")
+    ap.add_argument("--wire-clock", action="store_true",
+                    help="local test host only: tcpdump on both ends (support.bench.wireclock) and report, per "
+                         "request, Open WebUI before the engine call, the engine's first token, the relay, the tunnel")
     args = ap.parse_args(argv)
     if args.client_cpus:  # inherited by everything started below: ssh, Playwright's driver, Chromium
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -186,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     key = ours_env.get("OPENAI_API_KEYS", "")
     instances: list[tuple[str, str, int]] = [("ours", "https" if args.via_proxy else "http", 443 if args.via_proxy else 8080)]
     launched = []
+    pinned = False
     try:
+        if args.server_cpus:
+            pin_container(target, args.host, args.server_cpus)
+            pinned = True
         if not args.no_stock:
             env = {k: ours_env[k] for k in STOCK_ENV_KEYS if k in ours_env} | STOCK_FIXED
             start_instance(target, "stock", args.stock_port, env)
@@ -203,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
             engine = f"http://127.0.0.1:{tun.local[-1]}"
             for url in urls.values():
                 wait_health(url, 300)
-            report = run_browser(args, urls, engine, creds, key)
+            wire = None
+            if args.wire_clock:
+                workdir = tempfile.mkdtemp(prefix="bench-wire-")
+                wire = wireclock.WireCapture(args.host, webui_port=8080, engine_port=8000, tunnel_port=tun.local[0],
+                                             tunnel_tls=args.via_proxy, workdir=workdir)
+            report = run_browser(args, urls, engine, creds, key, wire=wire)
         if args.socket_probe:
             try:
                 report["socket_probe_ours"] = socket_probe(target, args.socket_probe, args.prompt)
@@ -215,16 +244,39 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for name in launched:
             stop_instance(target, name)
+        if pinned:
+            pin_container(target, args.host, f"0-{os.cpu_count() - 1}")
     print(json.dumps(report, indent=1))
     return 0 if all(v["ok"].split("/")[0] == v["ok"].split("/")[1] for v in report["instances"].values()) else 1
 
 
-def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) -> dict:
+def pin_container(target: bt.SshTarget, container: str, cpus: str) -> None:
+    """Confine a local test host's container to ``cpus``, restart the engine and Open WebUI on them, wait."""
+    subprocess.run(["docker", "update", "--cpuset-cpus", cpus, container], check=True, capture_output=True)
+    ssh(target, "systemctl restart qwen3-vllm.service qwen3-open-webui.service && for i in $(seq 300); do "
+                "curl -sf -o /dev/null http://127.0.0.1:8000/health && curl -sf -o /dev/null "
+                "http://127.0.0.1:8080/health && exit 0; sleep 1; done; exit 1", timeout=330)
+
+
+def add_wire_clock(wire: wireclock.WireCapture, results: list[dict], warmup: int) -> None:
+    """Each of ours' measured requests gets its phases on the wire (requests in the order the page sent them)."""
+    rows = wire.timelines()[warmup:]
+    for r, row in zip(results, rows, strict=False):
+        r.update(row)
+        wire_total = row.get("wire_post_to_first_frame_ms")
+        # the page's own core: Enter -> POST, Chromium's queueing of the POST and the frame, frame -> paint
+        r["browser_side_ms"] = round(r["ttft_ms"] - wire_total, 1) if r["ok"] and wire_total is not None else None
+
+
+def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, *,
+                wire: wireclock.WireCapture | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[dict]] = {name: [] for name in urls}
     direct: list[float] = []
     deadline = time.monotonic() + args.time_limit
+    if wire is not None:
+        wire.start()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=bp.DEFAULT_CHROMIUM, headless=True,
                                      args=bp.launch_args(bp.ProbeConfig(url="", email="", password="")))
@@ -272,6 +324,9 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str) 
             if i >= args.warmup and d is not None:
                 direct.append(d)
         browser.close()
+    if wire is not None:
+        wire.stop()
+        add_wire_clock(wire, results["ours"], args.warmup)
     out = {"client_cpus": sorted(os.sched_getaffinity(0)), "prompt": args.prompt, "requests": args.requests,
            "engine_direct_ttft_ms": {"p50": bs.percentile(direct, 50), "p95": bs.percentile(direct, 95),
                                      "n": len(direct)},
