@@ -270,13 +270,24 @@ def add_wire_clock(wire: wireclock.WireCapture, results: list[dict], warmup: int
 
 def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, *,
                 wire: wireclock.WireCapture | None = None) -> dict:
+    if wire is None:
+        return measure_browser(args, urls, engine, creds, key)
+    wire.start()
+    try:
+        report = measure_browser(args, urls, engine, creds, key, wire=wire)
+    finally:
+        wire.stop()
+    report["wire_captures"] = [wire.host_pcap, wire.client_pcap]
+    return report
+
+
+def measure_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, *,
+                    wire: wireclock.WireCapture | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict[str, list[dict]] = {name: [] for name in urls}
     direct: list[float] = []
     deadline = time.monotonic() + args.time_limit
-    if wire is not None:
-        wire.start()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=bp.DEFAULT_CHROMIUM, headless=True,
                                      args=bp.launch_args(bp.ProbeConfig(url="", email="", password="")))
@@ -325,7 +336,7 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, 
                 direct.append(d)
         browser.close()
     if wire is not None:
-        wire.stop()
+        wire.stop()  # the files are complete only once tcpdump has exited
         add_wire_clock(wire, results["ours"], args.warmup)
     out = {"client_cpus": sorted(os.sched_getaffinity(0)), "prompt": args.prompt, "requests": args.requests,
            "engine_direct_ttft_ms": {"p50": bs.percentile(direct, 50), "p95": bs.percentile(direct, 95),

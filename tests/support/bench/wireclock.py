@@ -190,11 +190,13 @@ class WireCapture:
             time.sleep(0.05)
 
     def stop(self) -> None:
+        """End both captures (again: nothing)."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.terminate()
         for proc in self.procs:
             proc.wait(timeout=10)
+        self.procs = []
 
     def timelines(self) -> list[dict]:
         """Per page POST to ours, in order (after stop)."""
