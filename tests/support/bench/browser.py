@@ -50,6 +50,8 @@ from support.bench.netclock import NetClock
 ADMIN_FILE = "/etc/qwen3-deploy/open-webui-admin.json"
 ENV_FILE = "/etc/qwen3-deploy/open-webui.env"
 VENV = "/opt/qwen3-deploy/open-webui/0.12.4"
+WEBUI_PORT = 8080  # ours' Open WebUI on the host's loopback (open_webui_port's default)
+ENGINE_PORT = 8000  # vLLM on the host's loopback (the demo profile's port)
 WEBUI_USER = "qwen3-webui"
 STOCK_ENV_KEYS = ("OPENAI_API_BASE_URLS", "OPENAI_API_KEYS", "WEBUI_ADMIN_EMAIL", "WEBUI_ADMIN_PASSWORD",
                   "WEBUI_ADMIN_NAME")
@@ -164,7 +166,7 @@ def describe(results: list[dict]) -> dict:
 def socket_probe(target: bt.SshTarget, n: int, prompt: str) -> dict:
     """The host tool's Socket.IO path against ours, on the host (as verification runs it)."""
     out = ssh(target, "/opt/qwen3-deploy/tools/venv/bin/python /opt/qwen3-deploy/tools/qwen3-hosttools.pyz latency measure "
-                      "--target webui-socket=http://127.0.0.1:8080 --model qwen3-demo "
+                      f"--target webui-socket=http://127.0.0.1:{WEBUI_PORT} --model qwen3-demo "
                       f"--webui-credentials-file {ADMIN_FILE} -n {n} -w 1 --prompt {shlex.quote(prompt)} "
                       "--max-tokens 64", timeout=900)
     doc = json.loads(out)
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     creds = json.loads(ssh(target, f"cat {ADMIN_FILE}"))
     ours_env = parse_env(ssh(target, f"cat {ENV_FILE}"))
     key = ours_env.get("OPENAI_API_KEYS", "")
-    instances: list[tuple[str, str, int]] = [("ours", "https" if args.via_proxy else "http", 443 if args.via_proxy else 8080)]
+    instances: list[tuple[str, str, int]] = [("ours", "https" if args.via_proxy else "http", 443 if args.via_proxy else WEBUI_PORT)]
     launched = []
     pinned = False
     try:
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             start_instance(target, name, args.stock_port + 1 + i, ours_env | json.loads(changes))
             launched.append(name)
             instances.append((name, "http", args.stock_port + 1 + i))
-        remotes = [("127.0.0.1", port) for _, _, port in instances] + [("127.0.0.1", 8000)]
+        remotes = [("127.0.0.1", port) for _, _, port in instances] + [("127.0.0.1", ENGINE_PORT)]
         with bt.Tunnel(target, remotes) as tun:
             urls = {name: f"{scheme}://127.0.0.1:{tun.local[i]}" for i, (name, scheme, _) in enumerate(instances)}
             engine = f"http://127.0.0.1:{tun.local[-1]}"
@@ -230,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             wire = None
             if args.wire_clock:
                 workdir = tempfile.mkdtemp(prefix="bench-wire-")
-                wire = wireclock.WireCapture(args.host, webui_port=8080, engine_port=8000, tunnel_port=tun.local[0],
+                wire = wireclock.WireCapture(args.host, webui_port=WEBUI_PORT, engine_port=ENGINE_PORT,
+                                             tunnel_port=tun.local[0],
                                              tunnel_tls=args.via_proxy, workdir=workdir)
             report = run_browser(args, urls, engine, creds, key, wire=wire)
         if args.socket_probe:
@@ -254,8 +257,8 @@ def pin_container(target: bt.SshTarget, container: str, cpus: str) -> None:
     """Confine a local test host's container to ``cpus``, restart the engine and Open WebUI on them, wait."""
     subprocess.run(["docker", "update", "--cpuset-cpus", cpus, container], check=True, capture_output=True)
     ssh(target, "systemctl restart qwen3-vllm.service qwen3-open-webui.service && for i in $(seq 300); do "
-                "curl -sf -o /dev/null http://127.0.0.1:8000/health && curl -sf -o /dev/null "
-                "http://127.0.0.1:8080/health && exit 0; sleep 1; done; exit 1", timeout=330)
+                f"curl -sf -o /dev/null http://127.0.0.1:{ENGINE_PORT}/health && curl -sf -o /dev/null "
+                f"http://127.0.0.1:{WEBUI_PORT}/health && exit 0; sleep 1; done; exit 1", timeout=330)
 
 
 def add_wire_clock(wire: wireclock.WireCapture, results: list[dict], warmup: int) -> None:

@@ -183,10 +183,10 @@ class WireCapture:
         # tcpdump writes the file header once its capture is open: wait for both headers (bounded)
         while not all(os.path.exists(p) and os.path.getsize(p) >= 24 for p in (self.host_pcap, self.client_pcap)):
             if any(proc.poll() is not None for proc in self.procs) or time.monotonic() > end:
+                exited = [proc for proc in self.procs if proc.poll() is not None]
                 self.stop()
                 raise RuntimeError("tcpdump did not start: " + " | ".join(
-                    (proc.stderr.read() or b"").decode("utf-8", "replace")[-200:] for proc in self.procs
-                    if proc.poll() is not None and proc.stderr))
+                    (proc.stderr.read() or b"").decode("utf-8", "replace")[-200:] for proc in exited if proc.stderr))
             time.sleep(0.05)
 
     def stop(self) -> None:
