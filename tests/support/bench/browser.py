@@ -22,6 +22,8 @@ On this machine the browser and a test host share the cores, and the host's cont
 streaming answer can starve the browser and the tunnel (the engine's Nice counts only inside the container).
 ``--server-cpus`` with ``--client-cpus`` gives each its own cores, as on two machines; ``--wire-clock`` splits
 each of ours' requests on the wire (support.bench.wireclock). Both need the host to be a local test container.
+``--cpu-trace DIR`` has Chromium trace ours' requests and splits the page's main thread per phase: idle, Open
+WebUI's JavaScript, rendering, Chromium's own work, GC, our measurement (support.bench.cputrace).
 
   scripts/bench-browser --inventory .testhosts/inv-brw --host brw-1 -n 20 --via-proxy
   scripts/bench-browser --inventory .testhosts/inv-brw --host brw-1 -n 12 --no-stock \
@@ -31,6 +33,7 @@ each of ours' requests on the wire (support.bench.wireclock). Both need the host
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shlex
@@ -44,7 +47,7 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import browser_probe 
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_stats as bs
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
 
-from support.bench import wireclock
+from support.bench import cputrace, wireclock
 from support.bench.netclock import NetClock
 
 ADMIN_FILE = "/etc/qwen3-deploy/open-webui-admin.json"
@@ -151,6 +154,8 @@ def describe(results: list[dict]) -> dict:
         "frame_wait_for_page_ms_p50": p("frame_wait_for_page_ms", 50),
         # --wire-clock (support.bench.wireclock): the same request on the wire, both ends on one kernel clock
         "wire_p50_ms": {k: p(k, 50) for k in WIRE_KEYS if any(r.get(k) is not None for r in ok)},
+        # --cpu-trace (support.bench.cputrace): the page's main thread per phase and owner, means of traced requests
+        "cpu_mean_ms": cputrace.mean_split([r["cpu"] for r in ok if r.get("cpu")]) or None,
         "engine_ttft_ms_this_answer": {"p50": p("engine_ttft_ms", 50), "p95": p("engine_ttft_ms", 95)},
         "paint_updates_p50": p("paint_updates", 50), "chars_per_update_p50": p("chars_per_update", 50),
         "socket_events_p50": p("events", 50), "full_answer_ms_p50": p("total_ms", 50),
@@ -163,15 +168,37 @@ def describe(results: list[dict]) -> dict:
     }
 
 
+PROBE_ARGS = "latency measure --model qwen3-demo -w 1 --max-tokens 64"
+
+
+def probe_summary(out: str) -> dict:
+    t = json.loads(out)["summary"]["targets"]["webui-socket"]
+    return {"ok": f"{t['ok']}/{t['attempted']}", "ttft_ms": {k: t["stats"]["ttft_ms"][k] for k in ("p50", "p95")}}
+
+
 def socket_probe(target: bt.SshTarget, n: int, prompt: str) -> dict:
     """The host tool's Socket.IO path against ours, on the host (as verification runs it)."""
-    out = ssh(target, "/opt/qwen3-deploy/tools/venv/bin/python /opt/qwen3-deploy/tools/qwen3-hosttools.pyz latency measure "
-                      f"--target webui-socket=http://127.0.0.1:{WEBUI_PORT} --model qwen3-demo "
-                      f"--webui-credentials-file {ADMIN_FILE} -n {n} -w 1 --prompt {shlex.quote(prompt)} "
-                      "--max-tokens 64", timeout=900)
-    doc = json.loads(out)
-    t = doc["summary"]["targets"]["webui-socket"]
-    return {"ok": f"{t['ok']}/{t['attempted']}", "ttft_ms": {k: t["stats"]["ttft_ms"][k] for k in ("p50", "p95")}}
+    return probe_summary(ssh(target, "/opt/qwen3-deploy/tools/venv/bin/python /opt/qwen3-deploy/tools/qwen3-hosttools.pyz "
+                                     f"{PROBE_ARGS} --target webui-socket=http://127.0.0.1:{WEBUI_PORT} "
+                                     f"--webui-credentials-file {ADMIN_FILE} -n {n} --prompt {shlex.quote(prompt)}",
+                             timeout=900))
+
+
+def client_socket_probe(url: str, creds: dict, n: int, prompt: str) -> dict:
+    """The same Socket.IO probe (this checkout's host tools) from this machine through the tunnel, on the browser's
+    cores: the page's request sequence without the page, as a control for what the page itself costs."""
+    with tempfile.TemporaryDirectory(prefix="bench-probe-") as tmp:
+        cred_file = os.path.join(tmp, "admin.json")
+        with os.fdopen(os.open(cred_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
+            json.dump({"email": creds["email"], "password": creds["password"]}, fh)
+        tools = os.path.join(os.path.dirname(__file__), "..", "..", "..", "hosttools")
+        res = subprocess.run([sys.executable, "-m", "qwen3_hosttools", *PROBE_ARGS.split(),
+                              "--target", f"webui-socket={url}", "--webui-credentials-file", cred_file,
+                              "-n", str(n), "--prompt", prompt], capture_output=True, text=True, timeout=900,
+                             check=False, env={**os.environ, "PYTHONPATH": os.path.abspath(tools)})
+    if res.returncode not in (0, 1):  # 1: a threshold missed, the numbers are still there
+        raise RuntimeError(f"client probe: {res.stderr.strip()[-300:]}")
+    return probe_summary(res.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                     help="another instance: ours' environment with these settings changed")
     ap.add_argument("--socket-probe", type=int, default=0, metavar="N", help="Socket.IO probe requests (0: none)")
+    ap.add_argument("--client-probe", type=int, default=0, metavar="N",
+                    help="the same Socket.IO probe from this machine through the tunnel (on --client-cpus; ours "
+                         "direct, not through the proxy): the page's requests without the page (0: none)")
     ap.add_argument("--time-limit", type=float, default=3000)
     ap.add_argument("--client-cpus", default="", metavar="LIST",
                     help="run the browser, the tunnel and this script on these CPUs only (e.g. 0): a person's browser "
@@ -199,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--wire-clock", action="store_true",
                     help="local test host only: tcpdump on both ends (support.bench.wireclock) and report, per "
                          "request, Open WebUI before the engine call, the engine's first token, the relay, the tunnel")
+    ap.add_argument("--cpu-trace", metavar="DIR", default="",
+                    help="trace ours' measured requests in Chromium (V8's sampling profiler, rendering steps; "
+                         "support.bench.cputrace), keep the traces in DIR and report the page's main thread per phase "
+                         "and owner (the tracing itself costs the page time: compare first paint with an untraced run)")
     args = ap.parse_args(argv)
     if args.client_cpus:  # inherited by everything started below: ssh, Playwright's driver, Chromium
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -223,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
             start_instance(target, name, args.stock_port + 1 + i, ours_env | json.loads(changes))
             launched.append(name)
             instances.append((name, "http", args.stock_port + 1 + i))
-        remotes = [("127.0.0.1", port) for _, _, port in instances] + [("127.0.0.1", ENGINE_PORT)]
+        # then ours' Open WebUI directly (the client probe) and vLLM: tun.local[-2], tun.local[-1]
+        remotes = [("127.0.0.1", port) for _, _, port in instances] + [("127.0.0.1", WEBUI_PORT),
+                                                                        ("127.0.0.1", ENGINE_PORT)]
         with bt.Tunnel(target, remotes) as tun:
             urls = {name: f"{scheme}://127.0.0.1:{tun.local[i]}" for i, (name, scheme, _) in enumerate(instances)}
             engine = f"http://127.0.0.1:{tun.local[-1]}"
@@ -236,6 +272,13 @@ def main(argv: list[str] | None = None) -> int:
                                              tunnel_port=tun.local[0],
                                              tunnel_tls=args.via_proxy, workdir=workdir)
             report = run_browser(args, urls, engine, creds, key, wire=wire)
+            if args.client_probe:
+                bp.wait_engine_idle(engine + "/metrics", 120)
+                try:
+                    report["socket_probe_client"] = client_socket_probe(f"http://127.0.0.1:{tun.local[-2]}", creds,
+                                                                        args.client_probe, args.prompt)
+                except (RuntimeError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
+                    report["socket_probe_client"] = {"error": str(exc)[-300:], "ttft_ms": {"p50": None}}
         if args.socket_probe:
             try:
                 report["socket_probe_ours"] = socket_probe(target, args.socket_probe, args.prompt)
@@ -244,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
             paint = report["instances"]["ours"]["first_paint_ms"]["p50"]
             probe = report["socket_probe_ours"]["ttft_ms"]["p50"]
             report["socket_probe_vs_browser_pct"] = round(abs(probe - paint) / paint * 100, 1) if paint and probe else None
+        if args.client_probe:
+            paint = report["instances"]["ours"]["first_paint_ms"]["p50"]
+            probe = report["socket_probe_client"]["ttft_ms"]["p50"]
+            report["browser_minus_client_probe_p50_ms"] = round(paint - probe, 1) if paint and probe else None
     finally:
         for name in launched:
             stop_instance(target, name)
@@ -282,6 +329,16 @@ def run_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, 
         wire.stop()
     report["wire_captures"] = [wire.host_pcap, wire.client_pcap]
     return report
+
+
+def keep_trace(directory: str, index: int, page, browser) -> dict:
+    """Mark the recorder's times in the trace, end it, keep it (gzip) and split the page's main thread."""
+    marked = page.evaluate(cputrace.MARK_JS)
+    data = browser.stop_tracing()
+    os.makedirs(directory, exist_ok=True)
+    with gzip.open(os.path.join(directory, f"ours-{index:03d}.json.gz"), "wb") as fh:
+        fh.write(data)
+    return cputrace.phase_split(cputrace.events_of(data)) if marked else {}
 
 
 def measure_browser(args, urls: dict[str, str], engine: str, creds: dict, key: str, *,
@@ -324,14 +381,20 @@ def measure_browser(args, urls: dict[str, str], engine: str, creds: dict, key: s
                     if other != name:
                         traffic[other].wait_quiet(pages[other], bp.QUIET_S, 60)
                 clocks[name].reset()
+                traced = bool(args.cpu_trace) and name == "ours" and i >= args.warmup
+                if traced:
+                    browser.start_tracing(page=pages[name], categories=cputrace.CATEGORIES)
                 r = bp.one_request(pages[name], cfgs[name], i - args.warmup, fresh=i > 0, traffic=traffic[name])
+                if traced:
+                    r["cpu"] = keep_trace(args.cpu_trace, i - args.warmup, pages[name], browser)
                 r.update(clocks[name].split(r.get("post_to_first_delta_ms")))
                 if i >= args.warmup:
                     results[name].append(r)
                 print(json.dumps({"round": i, "instance": name, **{k: r[k] for k in (
                     "ok", "ttft_ms", "first_text_ms", "enter_to_post_ms", "post_to_first_delta_ms",
                     "net_post_to_first_delta_ms", "frame_wait_for_page_ms", "engine_ttft_ms",
-                    "delta_to_paint_ms", "total_ms", "output_tokens", "engine_requests", "thinking_block")}}),
+                    "delta_to_paint_ms", "total_ms", "output_tokens", "engine_requests", "thinking_block")},
+                                  "cpu_enter_to_paint": (r.get("cpu") or {}).get("enter_to_paint")}),
                       file=sys.stderr, flush=True)
             bp.wait_engine_idle(engine + "/metrics", 120)
             d = direct_ttft(engine, key, args.model, args.prompt)
