@@ -5,7 +5,9 @@ profiler on (category ``disabled-by-default-v8.cpu_profiler``: a ``Profile`` eve
 ``ProfileChunk`` events with the call-tree nodes, the sampled node ids and the microseconds between samples) and
 the rendering steps (``devtools.timeline``). After the request the benchmark adds performance marks at the
 recorder's own times (``MARK_JS``); a mark created with an explicit ``startTime`` lands in the trace at that time
-(blink.user_timing, ``ts`` = time origin + startTime), so the phases here are the recorder's phases.
+(blink.user_timing, ``ts`` = time origin + startTime; checked: a mark at a keydown's ``timeStamp`` lands 3.5 ms
+before that keydown's ``EventDispatch``, which starts after the input event's queueing), so the phases here are the
+recorder's phases.
 
 Each sample of the page's main thread counts, until the next sample, for one owner:
 
@@ -13,8 +15,8 @@ Each sample of the page's main thread counts, until the next sample, for one own
 * ``gc``          ``(garbage collector)``;
 * ``open_webui``  JavaScript with a frame from a script the page loaded over http(s): Open WebUI's own code
                   (its SvelteKit bundles; nothing else is loaded from anywhere else), and ``(program)`` (native
-                  work with no JavaScript on the stack, e.g. DOM calls, microtask checkpoints) inside a call
-                  into such a script (``FunctionCall`` / ``EvaluateScript`` with that URL);
+                  work sampled with no JavaScript frame, e.g. microtask checkpoints, entering and leaving a
+                  callback) inside a call into such a script (``FunctionCall`` / ``EvaluateScript`` with that URL);
 * ``measurement`` the same for scripts without a URL: the page recorder and Playwright's scripts (init and
                   evaluation scripts have none);
 * ``rendering``   ``(program)`` inside a style, layout, paint or commit step of the main thread;
