@@ -65,15 +65,13 @@ def marks(events: Iterable[dict]) -> dict[str, tuple[int, int, float]]:
 
 def samples(events: list[dict], pid: int, tid: int) -> tuple[list[tuple[float, int]], dict[int, dict]]:
     """The profiler's samples of one thread as (µs, node id), time-sorted, and its nodes by id."""
-    profile_ids = {e["id"] for e in events if e.get("name") == "Profile" and e.get("pid") == pid
-                   and e.get("tid") == tid}
-    start = {e["id"]: float(e["args"]["data"]["startTime"]) for e in events
-             if e.get("name") == "Profile" and e.get("id") in profile_ids and e.get("pid") == pid}
+    # per profile of this thread: the time of its latest sample, from the profile's start
+    clock = {e["id"]: float(e["args"]["data"]["startTime"]) for e in events
+             if e.get("name") == "Profile" and e.get("pid") == pid and e.get("tid") == tid}
     nodes: dict[int, dict] = {}
     out: list[tuple[float, int]] = []
-    clock = dict(start)
     for e in events:  # chunks arrive in order; each carries the deltas since the previous sample
-        if e.get("name") != "ProfileChunk" or e.get("pid") != pid or e.get("id") not in profile_ids:
+        if e.get("name") != "ProfileChunk" or e.get("pid") != pid or e.get("id") not in clock:
             continue
         data = e["args"]["data"]
         profile = data.get("cpuProfile") or {}
