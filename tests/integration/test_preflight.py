@@ -3,15 +3,19 @@
 * a GPU profile (vllm-fp8) is refused in preflight, naming the host, and a changing play after it
   (host_base) never runs: recap changed=0 and no file on the host is newer than a marker written before;
 * cpu-demo passes preflight (GPU checks skipped, loudly) and changes nothing;
-* a bad profile override and a bad value for another role's input fail naming the variable.
+* a bad profile override and a bad value for another role's input fail naming the variable;
+* ports: two of our services on one (address, port), and a port held by a foreign process (sshd, a decoy), are
+  refused in preflight naming both variables (or the process), and the host does not change.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +118,54 @@ def test_bad_input_of_another_role_fails_before_anything_changes(host, site, run
     assert "open_webui_port: argument" in result.stdout and "unable to convert to int" in result.stdout
     assert "A play that changes the host" not in result.stdout
     assert result.changed(HOST) == 0
+
+
+# (case, extra vars, whether the host is also a router, texts the refusal must contain)
+PORT_CASES = [  # the decoy's case first: the test stops the decoy after it
+    ("a foreign process (decoy)", {}, False,
+     ["vllm_service_port: port 8000 on vllm_service_host 127.0.0.1 is already held on this host by python3",
+      "unit qwen3-test-decoy.service"]),
+    ("engine/WebUI", {"vllm_service_port": 8080}, False,
+     ["vllm_service_port: port 8080 on vllm_service_host 127.0.0.1 collides with open_webui_port"]),
+    ("WebUI/nginx (wildcard covers loopback)", {"webui_proxy_enabled": True, "webui_proxy_port": 8080,
+                                                "webui_proxy_host": "0.0.0.0"}, False,
+     ["open_webui_port: port 8080 on open_webui_host 127.0.0.1 collides with webui_proxy_port "
+      "(port 8080 on webui_proxy_host 0.0.0.0)"]),
+    ("engine/sshd", {"vllm_service_port": 22}, False,
+     [re.compile(r"vllm_service_port: port 22 on vllm_service_host 127\.0\.0\.1 is already held on this host by "
+                 r"(sshd|ssh\.socket) \(pid")]),  # the test host's sshd is socket-activated: ssh.socket
+    ("router/router metrics", {"llm_router_port": 29000}, True,
+     ["llm_router_port: port 29000 on llm_router_host 127.0.0.1 collides with llm_router_metrics_port"]),
+]
+DECOY = ("import http.server as h; h.HTTPServer(('127.0.0.1', 8000), h.SimpleHTTPRequestHandler).serve_forever()")
+
+
+def _router_inventory(host, tmp_path: Path) -> Path:
+    """The same host in llm_routers too: preflight then checks the router's ports on it."""
+    inventory = yaml.safe_load(Path(host.inventory).read_text())
+    inventory["all"]["children"]["llm_routers"] = {"hosts": {HOST: None}}
+    path = tmp_path / "router-too.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def test_ports_that_cannot_be_bound_are_refused_before_any_change(host, run_playbook, tmp_path):
+    node = host.hosts[0]
+    assert node.exec("touch", MARKER).returncode == 0
+    time.sleep(1.1)
+    assert node.exec("systemd-run", "--unit=qwen3-test-decoy", "python3", "-c", DECOY).returncode == 0
+    try:
+        for case, extra, router, expected in PORT_CASES:
+            if "decoy" not in case:
+                node.exec("systemctl", "stop", "qwen3-test-decoy")
+            inventory = _router_inventory(host, tmp_path) if router else host.inventory
+            result = run_playbook("playbooks/preflight.yml", inventory, {"llm_profile": "cpu-demo", **SECRETS, **extra})
+            assert result.rc != 0, f"{case}: accepted\n{result.stdout[-3000:]}"
+            for text in expected:
+                found = text.search(result.stdout) if isinstance(text, re.Pattern) else text in result.stdout
+                assert found, f"{case}: {text!r} not in\n{result.stdout[-4000:]}"
+            assert result.changed(HOST) == 0, case
+    finally:
+        node.exec("systemctl", "stop", "qwen3-test-decoy")
+        node.exec("systemctl", "reset-failed", "qwen3-test-decoy")
+    assert files_newer_than_marker(node) == []

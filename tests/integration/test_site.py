@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band, round_half_up
-from support import browser_checks, ollama_thinking
+from support import browser_checks, ollama_thinking, secret_table
 from support import host_checks as hc
 from support.paths import tool
 
@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 HOST = "e2e-1"
 DEMO_VARS = {"vllm_service_api_key": "demo-vllm-key-not-secret", "open_webui_admin_password": "demo-admin-password-not-secret"}
 ADMIN_EMAIL = "admin@example.com"
-# Which of DEMO_VARS' secrets (by index) each unit is handed through its 0600 EnvironmentFile.
-SERVICE_ENV_SECRETS = {"qwen3-vllm.service": (0,), "qwen3-open-webui.service": (0, 1)}
+# The generated session signing key is read from the host after the first converge and checked like the others.
+GENERATED_KEY = "open_webui_secret_key"
 # Fewer measured requests than the demo's 20: the e2e test verifies many times.
 FAST_VERIFY = {"verify_requests": 8, "verify_warmup": 1}
 TIMINGS: dict[str, float] = {}
@@ -73,6 +73,21 @@ def standin_archive():
 def latest_results() -> dict:
     newest = sorted((REPO / "reports").glob(f"2*/{HOST}/results.json"))[-1]
     return json.loads(newest.read_text())
+
+
+def secrets_in_processes(hits: list[dict], variables: list[str], phase: str) -> list[dict]:
+    """Watcher findings the README's secret table does not allow (tests/support/secret_table.py): any command line,
+    and any environment but those of the units the table names for that secret (first-deploy or steady)."""
+    allowed = secret_table.allowed_units(phase)
+    return [hit for hit in hits
+            if hit["where"] != "environ" or hit["unit"] not in allowed.get(variables[hit["secret_index"]], set())]
+
+
+def processes_now(host, secrets: list[str]) -> list[dict]:
+    """One look at every process's argv and environment on the host (the watcher for about a second)."""
+    watch = hc.Watch(host).start(secrets)
+    time.sleep(1.0)
+    return watch.stop().hits
 
 
 def exec_start(host) -> str:
@@ -127,14 +142,18 @@ def test_first_converge_serves_verifies_and_leaks_no_secret(site, run_playbook):
     assert sorted((REPO / "reports").glob(f"*/{HOST}/summary.md")), "verification wrote no report"
 
     assert watch.rate_hz >= 10, f"the watcher polled at {watch.rate_hz:.1f} Hz only"
-    # A service gets its own secrets from its 0600 EnvironmentFile (vLLM reads VLLM_API_KEY, Open WebUI its
-    # connection key and first admin), so they are in its environment, readable by root and its own user only.
-    # Nothing else may hold one: no command line anywhere, no environment of a command the roles run.
-    exposed = [hit for hit in watch.hits
-               if hit["where"] != "environ" or hit["secret_index"] not in SERVICE_ENV_SECRETS.get(hit["unit"], ())]
+    # Where a secret may be in a process environment is the README's table (its allow-list): vLLM's key in vLLM and
+    # Open WebUI, the admin password in Open WebUI during its first start only. No command line, ever.
+    variables = list(DEMO_VARS)
+    exposed = secrets_in_processes(watch.hits, variables, "first-deploy")
     assert exposed == [], f"secrets in a process's argv/environ: {exposed}"
     generated_key = hc.sh(host, "cat /etc/qwen3-deploy/open-webui.secret_key").stdout.strip()
     secrets.append(generated_key)
+    variables.append(GENERATED_KEY)
+    now = processes_now(host, secrets)
+    assert secrets_in_processes(now, variables, "steady") == [], f"after the deploy: {now}"
+    assert not [hit for hit in now if variables[hit["secret_index"]] == "open_webui_admin_password"], now
+    assert {hit["unit"] for hit in now} >= {"qwen3-vllm.service", "qwen3-open-webui.service"}, now  # the check sees
     for name, text in (("stdout -vvv", result.stdout), ("stderr", result.stderr)):
         assert not [s for s in secrets if s in text], f"a secret in ansible-playbook's {name}"
     assert hc.journal_mentions(host, secrets) == 0, "a secret in the journal"
@@ -144,9 +163,10 @@ def test_first_converge_serves_verifies_and_leaks_no_secret(site, run_playbook):
     reports = "\n".join(p.read_text(errors="ignore") for p in (REPO / "reports").rglob("*") if p.is_file())
     assert not [s for s in secrets if s in reports], "a secret in reports/"
     holders = hc.files_containing(host, secrets)
-    allowed = re.compile(r"^600 root /(etc/qwen3-deploy/(vllm\.env|open-webui\.env|open-webui-admin\.json|open-webui\.secret_key)"
-                         r"|var/lib/qwen3-deploy/releases/[^/]+/(good|pending)/\d+)$")
-    assert [line for line in holders if not allowed.match(line)] == [], holders
+    copies = re.compile(r"^600 root /var/lib/qwen3-deploy/releases/[^/]+/(good|pending)/\d+$")
+    table = secret_table.files()
+    assert [line for line in holders
+            if not copies.match(line) and not (line.startswith("600 ") and line.split(" ", 2)[2] in table)] == [], holders
 
 
 def test_the_browser_path_paints_answers_through_the_proxy_without_thinking(site):
@@ -276,7 +296,11 @@ def test_a_release_that_crash_loops_is_detected_and_rolled_back(site, run_playbo
     result = run_playbook("site.yml", inventory, extra_vars={**FAST_VERIFY, "vllm_service_extra_args": {"no-such-flag": True}})
     assert result.rc != 0
     assert "ROLLED BACK qwen3-vllm.service" in result.stdout
-    assert "unrecognized arguments: --no-such-flag" in result.stdout  # the journal excerpt says why
+    # The failed start's own journal (by its invocation id), the line that says why on top: within the first five
+    # lines of the message, not under the previous process's shutdown noise.
+    message = next(m for m in hc.failure_messages(result.stdout) if any("ROLLED BACK" in line for line in m))
+    assert any("unrecognized arguments: --no-such-flag" in line for line in message[:5]), message[:12]
+    assert len(message) <= 3 + 40 + 1, len(message)  # rollback line, why, heading, vllm_service_journal_lines
     detected = _seconds(r"is not healthy: .*? after ([0-9.]+) s", result.stdout)
     serving = _seconds(r"serving again ([0-9.]+) s after the failure was seen", result.stdout)
     record("crash loop detected after (s)", detected)
@@ -284,6 +308,43 @@ def test_a_release_that_crash_loops_is_detected_and_rolled_back(site, run_playbo
     assert detected < 30 and serving < 90, (detected, serving)
     assert exec_start(host) == good
     hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=10)
+
+
+# Answers 200 to everything, like a service that is not vLLM but has a /health.
+DECOY = ("import http.server as h\n"
+         "class D(h.BaseHTTPRequestHandler):\n"
+         "    def do_GET(self):\n"
+         "        self.send_response(200); self.end_headers(); self.wfile.write(b'{}')\n"
+         "h.HTTPServer(('127.0.0.1', 8000), D).serve_forever()\n")
+
+
+def test_a_decoy_on_the_engines_port_fails_the_health_wait_naming_it(site, run_playbook):
+    """Another process answers /health on the engine's port (appearing after preflight, which would refuse it):
+    the wait fails within two polls naming it; the rollback's known good release cannot bind either, so the unit
+    is left stopped with its good files and the run says so. Freeing the port and starting it serves again."""
+    host, inventory = site
+    good = exec_start(host)
+    subprocess.run(["docker", "exec", "-i", host.name, "sh", "-c", "cat > /root/qwen3-decoy.py"], input=DECOY,
+                   text=True, check=True)
+    hc.sh(host, "systemctl stop qwen3-vllm; systemctl reset-failed qwen3-test-decoy 2>/dev/null; "
+                "systemd-run --unit=qwen3-test-decoy python3 /root/qwen3-decoy.py")
+    try:
+        hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=30)
+        result = run_playbook("playbooks/serve.yml", inventory, extra_vars={"vllm_service_extra_args": {"max-logprobs": 7}})
+        assert result.rc != 0
+        detected = _seconds(r"qwen3-vllm\.service is not healthy: port 8000 is held by python3 \(pid \d+, unit "
+                            r"qwen3-test-decoy\.service\).*? after ([0-9.]+) s", result.stdout)
+        record("decoy on the engine port detected after (s)", detected)
+        assert detected <= 3, detected  # two polls, one second apart
+        message = "\n".join(next(m for m in hc.failure_messages(result.stdout) if any("ROLLBACK" in x for x in m)))
+        assert "ROLLBACK FAILED for qwen3-vllm.service" in message and "qwen3-test-decoy.service" in message
+        assert "is left stopped (still enabled)" in message
+        assert hc.sh(host, "systemctl is-active qwen3-vllm").stdout.strip() in ("inactive", "failed")
+        assert exec_start(host) == good  # the known good files are back
+    finally:
+        hc.sh(host, "systemctl stop qwen3-test-decoy; systemctl reset-failed qwen3-test-decoy qwen3-vllm; "
+                    "systemctl start qwen3-vllm")
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=240)
 
 
 def test_a_release_that_fails_verification_is_rolled_back_and_users_survive(site, run_playbook):
@@ -340,6 +401,8 @@ def test_chunk_size_and_a_rotated_admin_password_reach_the_browser_path(site, ru
     assert low <= tokens_per_event(results, "webui-socket") <= high and low <= tokens_per_event(results, "browser") <= high
     assert tokens_per_event(results, "webui") == 1  # Open WebUI batches only the browser path (FACTS 6)
     assert _signin(host, rotated) and not _signin(host, DEMO_VARS["open_webui_admin_password"])
+    now = processes_now(host, [rotated, DEMO_VARS["open_webui_admin_password"]])
+    assert now == [], f"an admin password in a process after the rotation: {now}"
 
     back = run_playbook("site.yml", inventory, extra_vars=FAST_VERIFY)
     assert back.rc == 0, hc.ansible_messages(back.stdout)[-5000:]

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 WATCHER = Path(__file__).resolve().parent / "proc_watch.py"
 # Directories a deploy writes (config, units, tools, state), for the fingerprint and the secrets scan.
@@ -108,3 +111,25 @@ def journal_mentions(host, secrets: list[str]) -> int:
 def ansible_messages(stdout: str) -> str:
     """The failure messages in ansible-playbook output (for readable assertions)."""
     return "\n".join(line for line in stdout.splitlines() if re.search(r"fatal:|msg:|ERROR|FAILED|ROLLED BACK", line))
+
+
+def failure_messages(stdout: str) -> list[list[str]]:
+    """The ``msg`` of every ``FAILED! =>`` in ansible-playbook's output (default callback, YAML), each as its lines:
+    what an operator reads first when a run fails."""
+    found, lines = [], stdout.splitlines()
+    for index, line in enumerate(lines):
+        if "FAILED! =>" not in line:
+            continue
+        block = []
+        for follow in lines[index + 1:]:
+            if follow.strip() and not follow.startswith(" "):
+                break
+            block.append(follow)
+        try:
+            parsed = yaml.safe_load(textwrap.dedent("\n".join(block))) or {}
+        except yaml.YAMLError:
+            continue
+        msg = parsed.get("msg") if isinstance(parsed, dict) else None
+        if msg is not None:
+            found.append([str(item) for item in msg] if isinstance(msg, list) else str(msg).splitlines())
+    return found

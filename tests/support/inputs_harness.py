@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jinja2
 import yaml
 from ansible_collections.qwen3.deploy.plugins.module_utils import inputs
 from ansible_collections.qwen3.deploy.plugins.module_utils import profile as profiles
@@ -77,3 +78,48 @@ def override_fields(entry: dict | None = None, prefix: str = "") -> list[str]:
         else:
             fields.append(path)
     return fields
+
+
+def _render_default(template: str, context: dict):
+    """A templated default as Ansible would render it, or None when it needs what a play has and tests lack."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)  # values, not HTML
+    try:
+        text = environment.from_string(template).render(context)
+    except jinja2.exceptions.TemplateError:
+        return None
+    return yaml.safe_load(text) if text[:1] in "[{" else text
+
+
+def preflight_messages(user: dict | None = None, overrides: dict | None = None) -> list[str]:
+    """Every message preflight prints for these inventory values: profile errors, then every role's checks with
+    templated defaults rendered from what the user wrote (``model_weights_dir`` flows into ``preflight_models_dir``
+    as it does in a play), through ``inputs.what_the_user_wrote`` like the lookup."""
+    demo = {k: TEMPLATED.get(k, v) if "{{" in str(v) else v for k, v in DEMO_VARS.items()}
+    user = {**{k: v for k, v in demo.items() if "{{" not in str(v)}, **(user or {})}
+    result = profiles.resolve_result(CATALOG, user.get("llm_profile", "cpu-demo"), overrides or {})
+    llm = None if result["errors"] else result["profile"]
+    messages = list(result["errors"])
+    roles = all_roles()
+    defaults = {role: yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text()) or {} for role in roles}
+    plain = {name: value for role in roles for name, value in defaults[role].items() if "{{" not in str(value)}
+    context = {**plain, **user, "qwen3_weights": {"models_dir": user.get("model_weights_dir", plain["model_weights_dir"])}}
+    if llm is not None:
+        context["llm"] = llm
+    derived_names: set[str] = set()
+    for role in roles:
+        values, derived = {}, set()
+        for name in spec_options(role):
+            if name in user:
+                values[name] = user[name]
+            elif name in defaults[role] and "{{" in str(defaults[role][name]):
+                rendered = _render_default(str(defaults[role][name]), context)
+                if rendered is None and name in TEMPLATED and "llm" not in str(defaults[role][name]):
+                    rendered = TEMPLATED[name]  # needs a play (role_path, qwen3_engine, ...): the demo's value
+                if rendered is not None:
+                    values[name] = rendered
+                    derived.add(name)
+            elif name in defaults[role]:
+                values[name] = defaults[role][name]
+        derived_names |= derived
+        messages += inputs.check_role(role, spec_options(role), values, llm, derived=derived)
+    return inputs.what_the_user_wrote(messages, derived_names)

@@ -3,6 +3,7 @@ it runs with no file over 400 lines and no import cycle, specs and defaults agre
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -100,3 +101,29 @@ def test_role_readmes_are_generated_from_the_specs():
     result = subprocess.run([sys.executable, str(REPO / "scripts" / "dev" / "role-docs.py"), "--check"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _binds_a_port(name: str, option: dict, default) -> bool:
+    """An option that sets where a service listens: named like a port, or HOST:PORT by default."""
+    return name.endswith(("_port", "_ports")) or (isinstance(default, str) and bool(re.fullmatch(r"[^:\s]+:[0-9]+", default)))
+
+
+def test_every_option_that_binds_a_port_is_in_the_port_registry():
+    """One registry (module_utils/ports.py) of every option that makes one of our services bind a port: preflight
+    checks collisions and foreign holders from it, so an option missing there would go unchecked."""
+    from ansible_collections.qwen3.deploy.plugins.module_utils import ports
+
+    registered = {entry.option: entry.role for entry in ports.REGISTRY}
+    found = {}
+    for role in sorted(p for p in ROLES.iterdir() if (p / "meta" / "argument_specs.yml").is_file()):
+        defaults = yaml.safe_load((role / "defaults" / "main.yml").read_text()) or {}
+        for name, option in _spec_options(role).items():
+            if _binds_a_port(name, option, defaults.get(name)) and name not in ports.NOT_BINDING:
+                found[name] = role.name
+    assert found == registered, f"port options vs ports.REGISTRY: {set(found.items()) ^ set(registered.items())}"
+
+
+def test_the_port_registry_check_sees_a_new_port_option():
+    assert _binds_a_port("monitoring_prometheus_port", {"type": "int"}, 9090)
+    assert _binds_a_port("ollama_service_host", {"type": "str"}, "127.0.0.1:11434")
+    assert not _binds_a_port("vllm_service_host", {"type": "str"}, "127.0.0.1")

@@ -170,6 +170,7 @@ ROLE_BAD_VALUES = {
     "service_release_files": (["relative/file"], "absolute path"),
     "service_release_health_url": ("localhost:8000/health", "URL"),
     "service_release_health_timeout": (0, "1..86400"),
+    "service_release_health_port": (70000, "0..65535"),
     "service_release_state_dir": ("releases", "absolute path"),
     "service_release_rollback": ("maybe", "bool"),
     "service_release_reason": (["not", "text"], "must be text"),
@@ -331,3 +332,39 @@ def test_a_driver_branch_too_old_for_the_engine_build_is_refused(name, case):
     bad, expected = case
     errors = [e for e in h.errors("gpu_host", {name: bad}, "vllm-fp8") if e.startswith(name + ":")]
     assert any(expected in e for e in errors), errors
+
+
+# More bad values for variables whose first row does not show every way to get them wrong: the key inside a dict,
+# a value that flows into another role's default.
+MORE_BAD_VALUES = [
+    ("vllm_service_extra_args", {"max-logprobs": "5\n6"}, "max-logprobs: the value may not contain a newline"),
+    ("vllm_service_extra_env", {"VLLM_LOGGING_LEVEL": "INFO\nX=1"}, "VLLM_LOGGING_LEVEL: the value may not contain"),
+    ("llm_router_extra_args", {"log-level": "info\n"}, "log-level: the value may not contain a newline"),
+    ("model_weights_dir", "/srv/my models", "absolute path"),
+    ("webui_proxy_tls_cert_src", __file__, "must be set together with webui_proxy_tls_key_src"),
+]
+
+
+def _starts_with(message: str, name: str) -> bool:
+    return message.startswith((f"{name}:", f"{name}.", f"{name} "))
+
+
+@pytest.mark.parametrize(("name", "case"), sorted(ROLE_BAD_VALUES.items()) + [(n, (b, e)) for n, b, e in MORE_BAD_VALUES])
+def test_a_whole_preflight_names_only_the_variable_the_user_wrote(name, case):
+    """All roles at once, as preflight checks them, with templated defaults rendered from the user's values: every
+    message starts with the variable the user wrote (model_weights_dir is not refused as preflight_models_dir)."""
+    bad, expected = case
+    profile = {"llm_profile": "ollama-demo"} if name.startswith("ollama_service") else {}
+    messages = h.preflight_messages({**profile, name: bad})
+    assert any(_starts_with(m, name) and expected in m for m in messages), messages
+    assert [m for m in messages if not _starts_with(m, name)] == [], f"{name}={bad!r}"
+
+
+@pytest.mark.parametrize(("field", "case"), sorted(PROFILE_BAD_VALUES.items()))
+def test_a_whole_preflight_names_only_the_profile_field_the_user_wrote(field, case):
+    bad, expected = case
+    profile = {"llm_profile": "ollama-demo"} if field.startswith("ollama.") or field == "model.tag" else {}
+    messages = h.preflight_messages(profile, _nested(field, bad))
+    name = f"llm_profile_overrides.{field}"
+    assert any(m.startswith(name) and expected in m for m in messages), messages
+    assert [m for m in messages if not m.startswith(name)] == [], f"{name}={bad!r}"

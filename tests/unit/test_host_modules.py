@@ -7,7 +7,7 @@ import os
 import stat
 
 import pytest
-from ansible_collections.qwen3.deploy.plugins.module_utils import listeners
+from ansible_collections.qwen3.deploy.plugins.module_utils import health_identity, listeners
 from ansible_collections.qwen3.deploy.plugins.modules import release, service_health
 
 # --- release -----------------------------------------------------------------------------------------------------
@@ -70,13 +70,31 @@ def test_a_file_absent_in_the_good_release_is_removed_on_restore(live, tmp_path)
 
 
 # --- service_health ----------------------------------------------------------------------------------------------
-def test_the_journal_excerpt_is_the_tail_since_the_wait_began():
-    """journalctl gets no --lines (with --since it gave the first lines: the old process's shutdown); the tail is
-    cut here, so the new process's error (the last line) is in the excerpt. Test double for subprocess.run."""
+def test_the_journal_excerpt_is_the_failed_start_alone_with_the_reason_first():
+    """The excerpt is the journal of the new release's first invocation (by its InvocationID), so the previous
+    process's shutdown noise is not in it; the lines that say why come first. Test double for subprocess.run."""
     calls = []
 
     class Done:
-        stdout = "".join(f"old shutdown {i}\n" for i in range(80)) + "vllm: error: unrecognized arguments: --x\n"
+        stdout = ("INFO starting\n" + "".join(f"INFO loading {i}\n" for i in range(80))
+                  + "usage: vllm serve [-h]\nvllm: error: unrecognized arguments: --x\n")
+
+    def fake_run(argv, **_):
+        calls.append(argv)
+        return Done()
+
+    lines = service_health.journal("qwen3-vllm.service", 1000.0, 40, run=fake_run, invocation="abc123")
+    assert calls[0][-1] == "_SYSTEMD_INVOCATION_ID=abc123" and "--since" not in calls[0]
+    assert lines[0] == "vllm: error: unrecognized arguments: --x" and len(lines) == 40
+    assert lines[-1] == "usage: vllm serve [-h]" and lines[1] == "..."
+
+
+def test_without_an_invocation_the_excerpt_is_the_tail_since_the_wait_began():
+    """journalctl gets no --lines (with --since it gave the first lines: the old process's shutdown)."""
+    calls = []
+
+    class Done:
+        stdout = "".join(f"old shutdown {i}\n" for i in range(80)) + "last line\n"
 
     def fake_run(argv, **_):
         calls.append(argv)
@@ -84,8 +102,13 @@ def test_the_journal_excerpt_is_the_tail_since_the_wait_began():
 
     lines = service_health.journal("qwen3-vllm.service", 1000.0, 40, run=fake_run)
     assert "--lines" not in calls[0] and "--since" in calls[0]
-    assert len(lines) == 40 and lines[-1] == "vllm: error: unrecognized arguments: --x"
+    assert len(lines) == 40 and lines[-1] == "last line"
 
+
+def test_a_nanobind_flood_does_not_push_the_reason_out():
+    flood = [f"nanobind: leaked {i} instances of type X" for i in range(500)]
+    lines = health_identity.why_first(["vllm: error: unrecognized arguments: --no-such-flag", *flood], 40)
+    assert lines[0] == "vllm: error: unrecognized arguments: --no-such-flag" and len(lines) <= 40
 
 
 def states(*sequence):
@@ -110,10 +133,10 @@ class Clock:
         self.now += seconds
 
 
-def wait(state_of, status_of, timeout=600):
+def wait(state_of, status_of, timeout=600, **checks):
     clock = Clock()
     return service_health.wait("u.service", "http://x/health", timeout, 200, clock=clock, sleep=clock.sleep,
-                               state_of=state_of, status_of=status_of)
+                               state_of=state_of, status_of=status_of, **checks)
 
 
 def test_healthy_when_active_and_answering():
@@ -141,6 +164,42 @@ def test_a_restart_between_polls_is_seen_by_its_counter_or_pid():
 def test_a_slow_start_waits_until_the_timeout():
     result = wait(states({"ActiveState": "active", "SubState": "running", "MainPID": 10}), lambda url: None, timeout=5)
     assert result["reason"] == "timeout" and result["elapsed"] >= 5
+
+
+DECOY = {"proto": "tcp", "address": "127.0.0.1", "port": 8000, "pid": 77, "process": "python3",
+         "unit": "qwen3-test-decoy.service"}
+
+
+def test_a_decoy_on_the_port_fails_the_wait_within_two_polls_naming_it():
+    """Something else answers /health on the unit's port: the listening socket is not in the unit's cgroup."""
+    running = states({"ActiveState": "active", "SubState": "running", "MainPID": 10})
+    polls = []
+
+    def holder_of():
+        polls.append(1)
+        entry = health_identity.port_holder([DECOY], 8000, "127.0.0.1", "u.service")
+        return health_identity.describe_holder(entry, 8000, "u.service") if entry else None
+
+    result = wait(running, lambda url: 200, holder_of=holder_of)
+    assert not result["healthy"] and result["reason"] == "port_taken" and len(polls) == 2
+    assert "port 8000 is held by python3 (pid 77, unit qwen3-test-decoy.service)" in result["detail"]
+
+
+def test_the_units_own_socket_and_other_addresses_are_not_a_decoy():
+    ours = {**DECOY, "unit": "u.service"}
+    assert health_identity.port_holder([ours], 8000, "127.0.0.1", "u.service") is None
+    assert health_identity.port_holder([{**DECOY, "address": "10.1.2.3"}], 8000, "127.0.0.1", "u.service") is None
+    assert health_identity.port_holder([{**DECOY, "address": "::"}], 8000, "127.0.0.1", "u.service")
+
+
+def test_a_wrong_identity_fails_the_wait_and_a_right_one_passes():
+    running = states({"ActiveState": "active", "SubState": "running", "MainPID": 10})
+    models = '{"object":"list","data":[{"id":"qwen3-demo","object":"model"}]}'
+    right = health_identity.identity_problem(models, "id", "qwen3-demo", "http://x/v1/models")
+    assert right is None and wait(running, lambda url: 200, identity_of=lambda: right)["healthy"]
+    wrong = health_identity.identity_problem('{"status": true}', "id", "qwen3-demo", "http://x/v1/models")
+    result = wait(running, lambda url: 200, identity_of=lambda: wrong)
+    assert result["reason"] == "wrong_service" and "no id 'qwen3-demo'" in result["detail"]
 
 
 # --- listeners ---------------------------------------------------------------------------------------------------

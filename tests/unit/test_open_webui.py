@@ -37,7 +37,6 @@ RENDER_PLAY = """
         dest: "{out}/computed.json"
         mode: "0600"
       vars:
-        __open_webui_secret_key: secret-from-test
         __open_webui_backend_key: vllm-key
     - name: Render the env file
       ansible.builtin.template:
@@ -45,7 +44,6 @@ RENDER_PLAY = """
         dest: "{out}/open-webui.env"
         mode: "0600"
       vars:
-        __open_webui_secret_key: secret-from-test
         __open_webui_backend_key: vllm-key
         __open_webui_env_out: "{{{{ __open_webui_env }}}}"
 """
@@ -110,7 +108,9 @@ def test_vllm_profile_wires_the_openai_api(tmp_path):
     assert env["OFFLINE_MODE"] == "true"
     assert env["RAG_EMBEDDING_ENGINE"] == "openai"
     assert env["ENABLE_VERSION_UPDATE_CHECK"] == "false"
-    assert env["WEBUI_SECRET_KEY"] == "secret-from-test"
+    # The session key is read from .webui_secret_key in the working directory, the admin only at the first start:
+    # neither is in the service's environment file (README, secret table).
+    assert not {"WEBUI_SECRET_KEY", "WEBUI_ADMIN_PASSWORD", "WEBUI_ADMIN_EMAIL"} & set(env)
     assert env["DATA_DIR"] == "/var/lib/qwen3-deploy/open-webui"
     assert computed["url"] == "http://127.0.0.1:8080"
     service = computed["unit"]["Service"]
@@ -122,7 +122,9 @@ def test_vllm_profile_wires_the_openai_api(tmp_path):
         "--port",
         "8080",
     ]
-    assert service["EnvironmentFile"] == "/etc/qwen3-deploy/open-webui.env"
+    assert service["EnvironmentFile"] == ["/etc/qwen3-deploy/open-webui.env",
+                                          "-/etc/qwen3-deploy/open-webui-first-admin.env"]
+    assert service["WorkingDirectory"] == "/var/lib/qwen3-deploy/open-webui"  # where .webui_secret_key is read
     assert service["User"] != "root"
     # the env file: managed header, role fingerprint, quoted values systemd reads back
     lines = env_file.splitlines()

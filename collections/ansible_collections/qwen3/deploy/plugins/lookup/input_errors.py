@@ -5,20 +5,21 @@
 
 Each term is a role directory (or, with all_roles, a directory of roles). Values come from the play's variables,
 else from the role's ``defaults/main.yml`` (templated like Ansible would; a default that needs a fact published
-later, such as qwen3_engine, is checked when its role runs), and are checked by ``module_utils/inputs.check_role``
-against ``meta/argument_specs.yml`` and ``module_utils/input_rules/<role>.py``. Returns one flat list of
-messages, each naming its variable; secrets are never in them.
+later, such as qwen3_engine, is checked when its role runs; ``plugin_utils/role_values``), and are checked by
+``module_utils/inputs.check_role`` against ``meta/argument_specs.yml`` and ``module_utils/input_rules/<role>.py``.
+Returns one flat list of messages, each starting with the variable the user wrote (a default derived from another
+variable is reported only when nothing the user wrote explains it); secrets are never in them.
 """
 
 from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleLookupError, AnsibleUndefinedVariable
+from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible.template import trust_as_template
 from ansible_collections.qwen3.deploy.plugins.module_utils import inputs
 from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
+from ansible_collections.qwen3.deploy.plugins.plugin_utils import role_values
 
 DOCUMENTATION = """
 name: input_errors
@@ -38,23 +39,12 @@ options:
 """
 
 
-
-def _trusted(value):
-    """Defaults read from a file are data to Ansible 2.19 until marked trusted as templates."""
-    if isinstance(value, str):
-        return trust_as_template(value)
-    if isinstance(value, list):
-        return [_trusted(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _trusted(item) for key, item in value.items()}
-    return value
-
-
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         variables = variables or {}
         profile = kwargs.get("profile")
         errors: list[str] = []
+        derived_names: set[str] = set()
         role_dirs = list(terms)
         if kwargs.get("all_roles"):
             role_dirs = [
@@ -70,19 +60,7 @@ class LookupModule(LookupBase):
                 raise AnsibleLookupError(f"role {role} has no meta/argument_specs.yml at {spec_file}")
             spec = self._loader.load_from_file(spec_file) or {}
             options = ((spec.get("argument_specs") or {}).get("main") or {}).get("options") or {}
-            defaults_file = os.path.join(role_dir, "defaults", "main.yml")
-            defaults = (self._loader.load_from_file(defaults_file) or {}) if os.path.isfile(defaults_file) else {}
-            values = {}
-            for name in options:
-                if name in variables:
-                    raw = variables[name]
-                elif name in defaults:
-                    raw = _trusted(defaults[name])
-                else:
-                    continue
-                try:
-                    values[name] = _plain(self._templar.template(raw))
-                except AnsibleUndefinedVariable:
-                    continue
-            errors += inputs.check_role(role, _plain(options), values, _plain(profile))
-        return [errors]
+            values, derived = role_values.read(self._loader, self._templar, role_dir, options, variables)
+            derived_names |= derived
+            errors += inputs.check_role(role, _plain(options), values, _plain(profile), derived=derived)
+        return [inputs.what_the_user_wrote(errors, derived_names)]

@@ -73,6 +73,8 @@ def router_argv(venv: str, args: dict, extra_args: dict) -> list[str]:
         if value is not True:
             if isinstance(value, (dict, list)):
                 raise FleetError(f"--{name}: give one value, not {type(value).__name__}")
+            if "\n" in str(value) or "\r" in str(value):
+                raise FleetError(f"{name}: the value may not contain a newline (a unit file value is one line)")
             argv.append(str(value))
     return argv
 

@@ -40,11 +40,12 @@ def _mask(message: str, secrets: list[str]) -> str:
     return message
 
 
-def check_role(role: str, options: dict, values: dict, profile: dict | None = None) -> list[str]:
+def check_role(role: str, options: dict, values: dict, profile: dict | None = None, derived=()) -> list[str]:
     """Errors (``"variable: message"``) for the given values of one role; empty when all is well.
 
     ``options`` is the ``main`` entry point's options; ``values`` holds the variables that are set (the
-    role's defaults filled in). Required options without a value are reported.
+    role's defaults filled in). Required options without a value are reported. ``derived`` names values that
+    came from a templated default: their messages say so (``what_the_user_wrote`` may then drop them).
     """
     spec = {name: {k: v for k, v in option.items() if k in ("type", "choices", "elements", "required")}
             for name, option in options.items()}
@@ -66,8 +67,23 @@ def check_role(role: str, options: dict, values: dict, profile: dict | None = No
             continue
         message = checker(converted[name], converted, profile)
         if message:
-            errors.append(_mask(f"{name}: {message}", secrets))
+            shown = f"{name} (not set; its default gave {converted[name]!r})" if name in derived else name
+            errors.append(_mask(f"{shown}: {message}", secrets))
     if not errors:
         for check in checks:
             errors += [_mask(message, secrets) for message in check(converted, profile)]
     return errors
+
+
+def what_the_user_wrote(errors: list[str], derived) -> list[str]:
+    """Drop messages about values derived from a default when another message names what the user wrote.
+
+    ``preflight_models_dir`` defaults to where ``model_weights_dir`` points: a relative ``model_weights_dir`` is
+    refused under its own name, and the same value seen again through the default would name a variable the user
+    never set. A derived message stays when it is the only explanation (its text says it is a default).
+    """
+    def about_derived(message: str) -> bool:
+        return any(message.startswith(f"{name} (not set;") or message.startswith(f"{name}:") for name in derived)
+
+    mine = [message for message in errors if not about_derived(message)]
+    return mine if mine else errors

@@ -75,6 +75,8 @@ def _scalar(value, name):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, str)):
+        if "\n" in str(value) or "\r" in str(value):
+            raise VllmArgsError(f"{name}: the value may not contain a newline (a unit file value is one line)")
         return str(value)
     raise VllmArgsError(f"{name} must be a string or a number, got {type(value).__name__} {value!r}")
 
@@ -222,8 +224,6 @@ def build_env(llm, *, extra_env=None):
                 env.pop(key, None)
                 continue
             text = _scalar(value, f"{name}.{key}")
-            if "\n" in text:
-                raise VllmArgsError(f"{name}.{key}: the value may not contain a newline")
             env[key] = text
     return env
 

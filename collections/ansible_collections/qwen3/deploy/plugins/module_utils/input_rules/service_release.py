@@ -19,6 +19,7 @@ RULES = {
     "service_release_files": c.each(c.abs_path, kind="path"),
     "service_release_health_url": c.url(allow_empty=True),
     "service_release_health_timeout": c.int_range(1, 86400),
+    "service_release_health_port": c.int_range(0, 65535),
     "service_release_state_dir": c.abs_path,
     "service_release_rollback": c.ok,
     "service_release_reason": _text,

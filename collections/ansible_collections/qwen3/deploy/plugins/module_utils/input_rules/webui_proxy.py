@@ -21,13 +21,13 @@ def _server_name(value, _values, _profile):
 def _pem_src(pair):
     def check(value, values, _profile):
         if value in ("", None):
-            if values.get(pair) not in ("", None):
-                return f"must be set together with {pair}"
-            return None
+            return None  # a pair with one half set is reported under the half the user wrote
         if not isinstance(value, str) or not os.path.isabs(value):
             return "must be an absolute path on the controller (or empty to generate a self-signed certificate)"
         if not os.path.isfile(value):
             return f"{value} is not a file on the controller"
+        if values.get(pair) in ("", None):
+            return f"must be set together with {pair}, which is empty"
         return None
     return check
 
