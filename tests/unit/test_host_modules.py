@@ -188,6 +188,10 @@ def test_a_decoy_on_the_port_fails_the_wait_within_two_polls_naming_it():
 def test_the_units_own_socket_and_other_addresses_are_not_a_decoy():
     ours = {**DECOY, "unit": "u.service"}
     assert health_identity.port_holder([ours], 8000, "127.0.0.1", "u.service") is None
+    hidden = {**DECOY, "pid": None, "process": "", "unit": "", "uid": 998}  # no CAP_SYS_PTRACE: matched by uid
+    assert health_identity.port_holder([hidden], 8000, "127.0.0.1", "u.service", unit_uid=998) is None
+    other_user = health_identity.port_holder([{**hidden, "uid": 997}], 8000, "127.0.0.1", "u.service", unit_uid=998)
+    assert "could not be inspected" in health_identity.describe_holder(other_user, 8000, "u.service")
     assert health_identity.port_holder([{**DECOY, "address": "10.1.2.3"}], 8000, "127.0.0.1", "u.service") is None
     assert health_identity.port_holder([{**DECOY, "address": "::"}], 8000, "127.0.0.1", "u.service")
 

@@ -71,21 +71,32 @@ def test_a_host_name_collides_through_what_it_resolves_to():
 SSHD = {"proto": "tcp", "address": "0.0.0.0", "port": 22, "pid": 321, "process": "sshd", "unit": "ssh.service"}
 OURS = {"proto": "tcp", "address": "127.0.0.1", "port": 8080, "pid": 99, "process": "open-webui",
         "unit": "qwen3-open-webui.service"}
-UNITS = {"qwen3-vllm.service", "qwen3-open-webui.service", "nginx.service"}
+UNITS = {"qwen3-vllm.service": 998, "qwen3-open-webui.service": 997, "nginx.service": 0}  # unit -> its User's uid
 
 
 def test_a_port_held_by_a_foreign_process_is_named_with_it():
     problems = ports.foreign_holders(plan(vllm_service_port=22), [SSHD, OURS], UNITS)
     assert len(problems) == 1
     assert problems[0].startswith("vllm_service_port: port 22 on vllm_service_host 127.0.0.1 is already held on this "
-                                  "host by sshd (pid 321, unit ssh.service, listening on 0.0.0.0:22)")
+                                  "host by sshd (pid 321, unit ssh.service), listening on 0.0.0.0:22")
 
 
 def test_a_socket_activated_port_is_named_by_its_socket_unit():
     activated = {**SSHD, "pid": 1, "process": "systemd", "unit": "ssh.socket", "address": "::"}
     problems = ports.foreign_holders(plan(vllm_service_port=22), [activated], UNITS)
-    assert "already held on this host by ssh.socket (pid 1, unit ssh.socket, listening on [::]:22)" in problems[0]
+    assert "already held on this host by ssh.socket (pid 1, unit ssh.socket), listening on [::]:22" in problems[0]
     assert problems[0].endswith("choose another port or stop ssh.socket")
+
+
+def test_a_socket_whose_process_cannot_be_inspected_is_matched_by_its_uid():
+    """Root without CAP_SYS_PTRACE (a container) cannot read another user's /proc/<pid>/fd: the socket's owner uid
+    (from /proc/net/tcp) then says whether it is one of our services' users."""
+    hidden = {"proto": "tcp", "address": "127.0.0.1", "port": 8000, "pid": None, "process": "", "unit": "", "uid": 998}
+    assert ports.foreign_holders(plan(), [hidden], UNITS) == []
+    stranger = {**hidden, "uid": 65534}
+    problems = ports.foreign_holders(plan(), [stranger], UNITS)
+    assert "already held on this host by a process of user nobody (uid 65534; its process could not be inspected)" \
+        in problems[0]
 
 
 def test_our_own_listeners_and_udp_are_not_foreign():

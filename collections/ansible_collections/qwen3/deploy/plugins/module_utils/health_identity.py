@@ -20,8 +20,10 @@ _WHY = re.compile(r"(\berror\b|exception\b|\bfatal\b|unrecognized arguments|addr
 _NOT_WHY = re.compile(r"^(Traceback \(most recent call last\)|\s+File \"|\s+\^)")
 
 
-def port_holder(sockets: list[dict], port: int, probe_address: str, unit: str) -> dict | None:
-    """The socket a probe of ``probe_address:port`` reaches when a process outside ``unit`` holds it, else None."""
+def port_holder(sockets: list[dict], port: int, probe_address: str, unit: str, unit_uid: int | None = None
+                ) -> dict | None:
+    """The socket a probe of ``probe_address:port`` reaches when a process outside ``unit`` holds it, else None.
+    ``unit_uid`` (the unit's User=) matches a socket whose process could not be inspected."""
     for entry in sockets:
         if entry.get("proto") != "tcp" or entry.get("port") != port:
             continue
@@ -29,16 +31,15 @@ def port_holder(sockets: list[dict], port: int, probe_address: str, unit: str) -
             reached = ports.overlap(entry["address"], probe_address)
         except ValueError:
             reached = True
-        if reached and entry.get("unit") != unit:
+        ours = {unit: unit_uid} if unit_uid is not None else {unit: -1}
+        if reached and not listeners.belongs_to(entry, ours):
             return entry
     return None
 
 
 def describe_holder(entry: dict, port: int, unit: str) -> str:
-    owner = ports.holder_name(entry)
-    where = f", unit {entry['unit']}" if entry.get("unit") else ""
-    return (f"port {port} is held by {owner} (pid {entry.get('pid')}{where}), not by a process of {unit}: "
-            f"what answers there is not {unit}")
+    return (f"port {port} is held by {listeners.owner_detail(entry)}, not by a process of {unit}: what answers "
+            f"there is not {unit}")
 
 
 def _found(tree, field: str, value: str) -> bool:
@@ -81,7 +82,3 @@ def why_first(lines: list[str], limit: int) -> list[str]:
     room = limit - len(why) - (1 if why else 0)
     tail = rest[-room:] if room > 0 else []
     return why + (["..."] if why and tail else []) + tail
-
-
-def listening(proc: str = "/proc") -> list[dict]:
-    return listeners.read_sockets(proc)

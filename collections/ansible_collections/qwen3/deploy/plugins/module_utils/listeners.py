@@ -38,7 +38,7 @@ def parse_proc_net(text: str, proto: str) -> list[dict]:
             continue
         address, port = fields[1].split(":")
         out.append({"proto": proto.rstrip("6"), "family": 6 if proto.endswith("6") else 4,
-                    "address": _address(address), "port": int(port, 16), "inode": fields[9]})
+                    "address": _address(address), "port": int(port, 16), "inode": fields[9], "uid": int(fields[7])})
     return out
 
 
@@ -107,6 +107,53 @@ def read_sockets(proc: str = "/proc") -> list[dict]:
         if pid == 1:
             entry["unit"] = activated.get(_listen_key(entry), entry["unit"])
     return sockets
+
+
+def unit_uids(units, run=subprocess.run) -> dict[str, int]:
+    """{unit: uid of its User= (root when unset)}: a socket whose process cannot be inspected (root without
+    CAP_SYS_PTRACE, as in containers, cannot read another user's /proc/<pid>/fd) is matched by its owner's uid."""
+    import pwd  # noqa: PLC0415 - hosts only
+
+    found = {}
+    for unit in units:
+        try:
+            user = run(["systemctl", "show", unit, "--property=User", "--value"], capture_output=True, text=True,
+                       check=False, timeout=30).stdout.strip()
+            found[unit] = pwd.getpwnam(user).pw_uid if user else 0
+        except (KeyError, OSError, subprocess.SubprocessError):
+            continue
+    return found
+
+
+def belongs_to(entry: dict, units: dict[str, int]) -> bool:
+    """The socket is held by one of ``units`` ({unit: uid}): by its process's cgroup, or, when no process could be
+    inspected, by the socket's owner uid (a weaker proof, stated where it is used)."""
+    if entry.get("unit") in units:
+        return True
+    return entry.get("pid") is None and entry.get("uid") in set(units.values()) and entry.get("uid") != 0
+
+
+def owner_name(entry: dict) -> str:
+    """Who holds a socket, as an operator would name it (stop *this*)."""
+    if entry.get("pid") == 1 and str(entry.get("unit", "")).endswith(".socket"):
+        return entry["unit"]  # systemd's socket activation
+    if entry.get("pid") is None:
+        try:
+            import pwd  # noqa: PLC0415 - hosts only
+
+            user = pwd.getpwuid(int(entry.get("uid", -1))).pw_name
+        except (KeyError, TypeError, ValueError):
+            user = str(entry.get("uid"))
+        return f"a process of user {user}"
+    return entry.get("process") or "an unknown process"
+
+
+def owner_detail(entry: dict) -> str:
+    """``owner_name`` with what identifies it: "python3 (pid 77, unit x.service)"."""
+    if entry.get("pid") is None:
+        return f"{owner_name(entry)} (uid {entry.get('uid')}; its process could not be inspected)"
+    unit = f", unit {entry['unit']}" if entry.get("unit") else ""
+    return f"{owner_name(entry)} (pid {entry['pid']}{unit})"
 
 
 def _listen_key(entry: dict) -> str:

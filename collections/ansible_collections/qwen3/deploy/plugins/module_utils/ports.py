@@ -14,6 +14,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ansible_collections.qwen3.deploy.plugins.module_utils import listeners
+
 # What runs where: an engine host runs its profile's engine, and Open WebUI (+ nginx) unless switched off; a router
 # host runs the router, and Open WebUI (+ nginx) in front of it.
 SERVICES_OF = {"server": ("engine", "open_webui", "webui_proxy"), "router": ("router", "open_webui", "webui_proxy")}
@@ -163,30 +165,23 @@ def collisions(plan: list[dict], *, bindv6only: bool = False) -> list[str]:
     return problems
 
 
-def holder_name(entry: dict) -> str:
-    """A listening socket's owner as an operator would name it: systemd's socket activation by its .socket unit."""
-    if entry.get("pid") == 1 and str(entry.get("unit", "")).endswith(".socket"):
-        return entry["unit"]
-    return entry.get("process") or "an unknown process"
-
-
-def foreign_holders(plan: list[dict], sockets: list[dict], our_units: set[str], *,
+def foreign_holders(plan: list[dict], sockets: list[dict], our_units: dict[str, int], *,
                     bindv6only: bool = False) -> list[str]:
-    """A configured port that a process outside our units already listens on (TCP), naming that process."""
+    """A configured port that a process outside our units ({unit: uid}) already listens on (TCP), naming it."""
     problems = []
     for binding in plan:
         for entry in sockets:
             if entry.get("proto") != "tcp" or entry.get("port") != binding["port"]:
                 continue
-            if entry.get("unit") in our_units:
+            if listeners.belongs_to(entry, our_units):
                 continue
             if not any(overlap(address, entry["address"], bindv6only=bindv6only)
                        for address in binding.get("resolved") or [binding["address"]]):
                 continue
-            owner, unit = holder_name(entry), f", unit {entry['unit']}" if entry.get("unit") else ""
             problems.append(
-                f"{binding['option']}: port {_where(binding)} is already held on this host by {owner} "
-                f"(pid {entry.get('pid')}{unit}, listening on {_shown(entry['address'])}:{entry['port']}), not by one "
-                f"of this project's services: {binding['unit']} could not bind it; choose another port or stop {owner}")
+                f"{binding['option']}: port {_where(binding)} is already held on this host by "
+                f"{listeners.owner_detail(entry)}, listening on {_shown(entry['address'])}:{entry['port']}, not by one "
+                f"of this project's services: {binding['unit']} could not bind it; choose another port or stop "
+                f"{listeners.owner_name(entry)}")
             break
     return problems

@@ -71,7 +71,8 @@ def main() -> None:
         plan.append({**binding, "port": int(binding["port"]), "resolved": resolved})
     v6only = bindv6only()
     problems += ports.collisions(plan, bindv6only=v6only)
-    problems += ports.foreign_holders(plan, listeners.read_sockets(), set(module.params["units"]), bindv6only=v6only)
+    ours = listeners.unit_uids(module.params["units"])
+    problems += ports.foreign_holders(plan, listeners.read_sockets(), ours, bindv6only=v6only)
     module.exit_json(changed=False, problems=problems, plan=plan)
 
 

@@ -84,7 +84,7 @@ import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.qwen3.deploy.plugins.module_utils import health_identity  # noqa: E402
+from ansible_collections.qwen3.deploy.plugins.module_utils import health_identity, listeners  # noqa: E402
 
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "NRestarts", "ExecMainStatus", "Result", "InvocationID")
 # Consecutive polls that must see a wrong holder or identity before the wait gives up (a restart can briefly
@@ -224,10 +224,12 @@ def main() -> None:
     since = time.time()
     probe_address = urllib.parse.urlsplit(p["url"]).hostname or "127.0.0.1"
 
+    unit_uid = listeners.unit_uids([p["unit"]]).get(p["unit"]) if p["port"] else None
+
     def holder_of():
         if not p["port"]:
             return None
-        entry = health_identity.port_holder(health_identity.listening(), p["port"], probe_address, p["unit"])
+        entry = health_identity.port_holder(listeners.read_sockets(), p["port"], probe_address, p["unit"], unit_uid)
         return health_identity.describe_holder(entry, p["port"], p["unit"]) if entry else None
 
     def identity_of():
