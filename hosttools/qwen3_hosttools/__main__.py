@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-TOOLS = ("latency", "hf-fetch", "ollama-pull")
+TOOLS = ("latency", "hf-fetch", "ollama-pull", "gpu-metrics", "canary")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         from qwen3_hosttools.latency.cli import main as tool_main  # noqa: PLC0415
     elif tool == "hf-fetch":
         from qwen3_hosttools.hf_fetch import main as tool_main  # noqa: PLC0415
+    elif tool == "gpu-metrics":
+        from qwen3_hosttools.gpu_metrics import main as tool_main  # noqa: PLC0415
+    elif tool == "canary":
+        from qwen3_hosttools.canary import main as tool_main  # noqa: PLC0415
     else:
         from qwen3_hosttools.ollama_pull import main as tool_main  # noqa: PLC0415
     return tool_main(rest)
