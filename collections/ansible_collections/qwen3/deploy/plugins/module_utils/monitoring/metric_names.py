@@ -19,6 +19,7 @@ VLLM = {
 }
 
 # vllm-router 0.1.17 (FACTS §11, §13): labelled by worker URL; mapped to inventory hosts at scrape time.
+# cb_state: "Circuit breaker state per worker (0=closed, 1=open, 2=half_open)" (the router's describe_gauge! text).
 ROUTER = {
     "worker_health": "vllm_router_worker_health",
     "cb_state": "vllm_router_cb_state",
