@@ -35,9 +35,7 @@ canary leaves no chat behind (Open WebUI 0.12.4):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +43,7 @@ from typing import Any
 
 import requests
 
+from qwen3_hosttools import textfile
 from qwen3_hosttools.latency.cli import read_secret, webui_credentials
 from qwen3_hosttools.latency.runner import run_target
 from qwen3_hosttools.latency.stats import percentile, summarize_target
@@ -218,34 +217,10 @@ def render(rows: list[dict]) -> str:
         samples = [(path, vals[key]) for path, vals in values if key in vals]
         if not samples:
             continue
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-        lines += [f'{name}{{path="{path}"}} {_number(value)}' for path, value in samples]
+        # Six decimals: microseconds are more than a single request's timing can tell.
+        points = [textfile.sample(name, {"path": path}, round(float(value), 6)) for path, value in samples]
+        lines += textfile.family(name, "gauge", help_text, points)
     return "\n".join(lines) + "\n"
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return repr(round(float(value), 6))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """A temporary file in the same directory (not ``*.prom``, so the collector never reads half of it), then
-    os.replace: a reader sees the old file or the new one. Mode 0644: node exporter does not run as root."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # world-readable on purpose: node exporter reads it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 # -- no chat left behind -----------------------------------------------------------------------------------------
@@ -315,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(text)
         return 0
     try:
-        write_atomic(args.out, text)
+        textfile.write_atomically(args.out, text)
     except OSError as exc:
         print(f"error: cannot write {args.out}: {exc}", file=sys.stderr)
         return 2

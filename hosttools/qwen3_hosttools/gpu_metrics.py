@@ -25,15 +25,15 @@ import argparse
 import csv
 import io
 import math
-import os
 import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from qwen3_hosttools.textfile import family, sample, write_atomically
 
 # Field names checked against `nvidia-smi --help-query-gpu` (driver 535.129.03) as published verbatim in
 # github.com/XueSongTap/XueSongTap.github.io, _posts/2024-01-04-nvidia-smi-more.md: "index", "uuid",
@@ -211,31 +211,6 @@ def run_smi(nvidia_smi: str) -> SmiResult:
     return parse_smi(proc.returncode, proc.stdout, proc.stderr)
 
 
-def escape_label(value: str) -> str:
-    """Label value escaping of the text exposition format: backslash, double quote and line feed."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def number(value: float) -> str:
-    """Integers without ".0" (memory bytes, hertz, counts), other values as Python's shortest round trip."""
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-def sample(name: str, labels: dict[str, str], value: float) -> str:
-    pairs = ",".join(f'{key}="{escape_label(text)}"' for key, text in labels.items() if text != "")
-    return f"{name}{{{pairs}}} {number(value)}" if pairs else f"{name} {number(value)}"
-
-
-def family(name: str, kind: str, help_text: str, samples: list[str]) -> list[str]:
-    return [f"# HELP {name} {escape_help(help_text)}", f"# TYPE {name} {kind}", *samples]
-
-
 def scaled(text: str | None, multiply: int, divide: int) -> float | None:
     """The field as a number in base units; None (sample omitted) when missing or not a number."""
     if text is None:
@@ -273,26 +248,6 @@ def render(smi: SmiResult, xid: XidResult, now: float) -> str:
                     HELP["qwen3_gpu_metrics_last_run_timestamp_seconds"],
                     [sample("qwen3_gpu_metrics_last_run_timestamp_seconds", {}, round(now, 3))])
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Temporary file beside ``path`` (not ending in .prom, so the collector never reads it half written), 0644,
-    fsync, then os.replace: node exporter sees the old file or the new one, never a part."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o644)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def collect(nvidia_smi: str, kernel_log_command: Sequence[str], now: float | None = None) -> tuple[str, list[str]]:

@@ -20,7 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 import socketio
 from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring import metric_names
-from qwen3_hosttools import canary
+from qwen3_hosttools import canary, textfile
 from qwen3_hosttools.__main__ import main as hosttools_main
 from support import prometheus_tools
 from support.fake_stream_server import FakeScript, FakeStreamServer
@@ -307,14 +307,14 @@ def test_atomic_write_keeps_the_old_file_when_the_replace_fails(tmp_path, monkey
         seen.append((Path(src).parent, Path(src).name, stat.S_IMODE(os.stat(src).st_mode)))
         raise OSError("disk full")
 
-    monkeypatch.setattr(canary.os, "replace", failing_replace)
+    monkeypatch.setattr(textfile.os, "replace", failing_replace)
     with pytest.raises(OSError):
-        canary.write_atomic(out, "new\n")
+        textfile.write_atomically(out, "new\n")
     assert out.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["qwen3_canary.prom"]
     parent, name, mode = seen[0]
     assert parent == tmp_path and not name.endswith(".prom") and mode == 0o644  # same dir, never read as .prom
     monkeypatch.undo()
-    canary.write_atomic(out, "new\n")
+    textfile.write_atomically(out, "new\n")
     assert out.read_text() == "new\n" and stat.S_IMODE(out.stat().st_mode) == 0o644
 
 

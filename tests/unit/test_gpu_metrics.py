@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from qwen3_hosttools import __main__ as hosttools_main
 from qwen3_hosttools import gpu_metrics as gm
+from qwen3_hosttools import textfile
 from support import prometheus_tools
 from support.paths import REPO
 
@@ -258,7 +259,7 @@ def test_label_values_are_escaped():
     text = gm.render(smi, OK_LOG, NOW)
     promtool_clean(text)
     assert 'name="Weird \\\\ \\"quoted\\"\\nname"' in text
-    assert gm.escape_label('a\\b"c\nd') == 'a\\\\b\\"c\\nd'
+    assert textfile.escape_label('a\\b"c\nd') == 'a\\\\b\\"c\\nd'
 
 
 def test_the_write_is_atomic_and_world_readable(tmp_path, monkeypatch):
@@ -266,7 +267,7 @@ def test_the_write_is_atomic_and_world_readable(tmp_path, monkeypatch):
     target.write_text("old\n")
     old_umask = os.umask(0o077)
     try:
-        gm.write_atomically(str(target), "new\n")
+        textfile.write_atomically(str(target), "new\n")
     finally:
         os.umask(old_umask)
     assert target.read_text() == "new\n"
@@ -277,9 +278,9 @@ def test_the_write_is_atomic_and_world_readable(tmp_path, monkeypatch):
         assert Path(src).parent == tmp_path and not src.endswith(".prom")  # beside it, never read by the collector
         raise OSError("disk full")
 
-    monkeypatch.setattr(gm.os, "replace", refuse)
+    monkeypatch.setattr(textfile.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
-        gm.write_atomically(str(target), "newer\n")
+        textfile.write_atomically(str(target), "newer\n")
     assert target.read_text() == "new\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["qwen3_gpu.prom"]
 
