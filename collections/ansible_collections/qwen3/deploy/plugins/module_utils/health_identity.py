@@ -24,6 +24,7 @@ def port_holder(sockets: list[dict], port: int, probe_address: str, unit: str, u
                 ) -> dict | None:
     """The socket a probe of ``probe_address:port`` reaches when a process outside ``unit`` holds it, else None.
     ``unit_uid`` (the unit's User=) matches a socket whose process could not be inspected."""
+    ours = {unit: unit_uid if unit_uid is not None else -1}
     for entry in sockets:
         if entry.get("proto") != "tcp" or entry.get("port") != port:
             continue
@@ -31,7 +32,6 @@ def port_holder(sockets: list[dict], port: int, probe_address: str, unit: str, u
             reached = ports.overlap(entry["address"], probe_address)
         except ValueError:
             reached = True
-        ours = {unit: unit_uid} if unit_uid is not None else {unit: -1}
         if reached and not listeners.belongs_to(entry, ours):
             return entry
     return None

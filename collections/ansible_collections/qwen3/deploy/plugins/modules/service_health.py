@@ -176,7 +176,7 @@ def wait(unit: str, url: str, timeout: float, status_code: int, *, clock=time.mo
     first = state_of(unit)
     seen_pids = {first["MainPID"]} if first["MainPID"] else set()
     invocations = [first["InvocationID"]] if first.get("InvocationID") else []
-    wrong: list[str] = []
+    wrong_polls = 0  # consecutive polls with a wrong holder or identity
     while True:
         elapsed = round(clock() - started, 1)
         now = state_of(unit)
@@ -192,8 +192,8 @@ def wait(unit: str, url: str, timeout: float, status_code: int, *, clock=time.mo
             seen_pids.add(now["MainPID"])
         healthy = now.get("ActiveState") == "active" and status_of(url) == status_code
         problem = holder or (identity_of() if healthy else None)
-        wrong = [*wrong, problem] if problem else []
-        if len(wrong) >= WRONG_POLLS:
+        wrong_polls = wrong_polls + 1 if problem else 0
+        if wrong_polls >= WRONG_POLLS:
             return {"healthy": False, "reason": "port_taken" if holder else "wrong_service", "detail": problem, **end}
         if healthy and not problem:
             return {"healthy": True, "reason": "healthy", "detail": "", **end}
