@@ -111,7 +111,11 @@ def fleet(testhosts):
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False))
     shutil.copytree(REPO / "inventories" / "fleet-demo" / "group_vars", inventory / "group_vars")
     # The test needs no Open WebUI (other tests cover it; it would cost minutes of CI here).
-    (inventory / "group_vars" / "llm_routers.yml").write_text("---\nopen_webui_enabled: false\n")
+    # Alertmanager on the router host notifies a local webhook that records every notification (WEBHOOK below).
+    (inventory / "group_vars" / "llm_routers.yml").write_text(
+        "---\nopen_webui_enabled: false\n"
+        f"monitoring_server_webhook_receivers: [{{name: drill, url: 'http://127.0.0.1:{WEBHOOK_PORT}/hook'}}]\n")
+    sh(ROUTER, f"systemctl is-active qwen3-test-webhook || systemd-run --unit qwen3-test-webhook python3 -c '{WEBHOOK}'")
     # The test hosts' sshd is socket-activated (ssh.socket): the listeners check sees pid 1 own port 22.
     with (inventory / "group_vars" / "all.yml").open("a") as handle:
         handle.write('verify_allowed_listeners: [{address: "", port: 22, proto: tcp}]\n')
@@ -175,6 +179,32 @@ def engine_in_flight(host: str) -> float:
                if line.startswith(("vllm:num_requests_running{", "vllm:num_requests_waiting{")))
 
 
+# A webhook receiver on the router host: every notification Alertmanager sends, one JSON line each (test tooling).
+WEBHOOK_PORT = 9199
+WEBHOOK_LOG = "/var/tmp/qwen3-webhook.jsonl"
+WEBHOOK = (
+    "import http.server\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    def do_POST(self):\n"
+    "        body = self.rfile.read(int(self.headers.get(\"Content-Length\", 0)))\n"
+    f"        open(\"{WEBHOOK_LOG}\", \"ab\").write(body.replace(b\"\\n\", b\" \") + b\"\\n\")\n"
+    "        self.send_response(200); self.end_headers()\n"
+    f"http.server.HTTPServer((\"127.0.0.1\", {WEBHOOK_PORT}), H).serve_forever()\n")
+# After a rollout: Alertmanager's group_wait (30 s) + the resumed host's silence grace (2 canary runs + 60 s) + a
+# canary run, a scrape and an evaluation; anything a rollout could make fire would have been sent by then.
+QUIET_AFTER_ROLLOUT_S = 30 + 180 + 45
+
+
+def notifications() -> list[dict]:
+    lines = sh(ROUTER, f"cat {WEBHOOK_LOG} 2>/dev/null").stdout.splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def notified_alerts(since: int) -> list[tuple[str, str, str]]:
+    return [(a["labels"].get("alertname"), a["labels"].get("host"), a["status"])
+            for n in notifications()[since:] for a in n.get("alerts", [])]
+
+
 def test_first_converge(fleet, run_playbook):
     started = time.monotonic()
     result = run_playbook("site.yml", fleet["inventory"], timeout=2400)
@@ -220,8 +250,11 @@ def new_log_level(units: list[str]) -> str:
 def test_rolling_upgrade_of_every_engine_under_load_fails_no_request(fleet, run_playbook):
     level = new_log_level([unit_line(h) for h in ENGINES])
     host_vars(fleet, {h: {"vllm_service_extra_args": {"uvicorn-log-level": level}} for h in ENGINES})
+    sent_before = len(notifications())
     result, numbers = rollout_under_load(fleet, run_playbook, "rollout")
     assert result.rc == 0, result.stdout[-6000:]
+    time.sleep(QUIET_AFTER_ROLLOUT_S)
+    assert notified_alerts(sent_before) == [], "a planned rolling upgrade paged"
     assert all(f"--uvicorn-log-level {level}" in unit_line(h) for h in ENGINES)
     assert numbers["all"]["failed"] == 0, numbers
     assert numbers["during"]["sent"] > 0 and numbers["before"]["sent"] > 0, numbers
@@ -263,8 +296,14 @@ def test_a_host_that_fails_to_start_stops_the_rollout(fleet, run_playbook):
         "fleet-2": {"vllm_service_extra_args": {"uvicorn-log-level": level, "no-such-flag": True}},
         "fleet-3": {"vllm_service_extra_args": {"uvicorn-log-level": level}},
     })
+    sent_before = len(notifications())
     result, numbers = rollout_under_load(fleet, run_playbook, "failed_rollout")
     assert result.rc != 0
+    deadline = time.monotonic() + 120  # group_wait 30 s, then the notification
+    while time.monotonic() < deadline and not notified_alerts(sent_before):
+        time.sleep(5)
+    time.sleep(QUIET_AFTER_ROLLOUT_S - 30)
+    assert notified_alerts(sent_before) == [("RolloutStopped", "fleet-2", "firing")], notifications()[sent_before:]
     assert "ROLLOUT STOPPED at fleet-2" in result.stdout, result.stdout[-6000:]
     assert f"--uvicorn-log-level {level}" in unit_line("fleet-1")
     assert unit_line("fleet-2") == before["fleet-2"], "fleet-2 was not rolled back"

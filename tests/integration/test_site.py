@@ -20,9 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
+from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
 from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band, round_half_up
 from support import browser_checks, ollama_thinking, secret_table
 from support import host_checks as hc
+from support import monitoring_checks as mc
 from support.paths import tool
 
 pytestmark = pytest.mark.integration
@@ -196,6 +199,99 @@ def test_check_mode_reports_without_changing(site, run_playbook):
     assert result.rc == 0, hc.ansible_messages(result.stdout)[-5000:]
     assert result.changed(HOST) == 0, result.stdout[-8000:]
     assert hc.fingerprint(host) == before
+
+
+# --- day two: monitoring on the demo host -------------------------------------------------------------------------
+
+MONITORING_PORTS = {9090: "Prometheus", 9093: "Alertmanager", 9094: "Alertmanager gossip (must be off)",
+                    9100: "node exporter", 9115: "blackbox exporter"}
+CANARY_INTERVAL = 30  # inventories/demo: monitoring_agent_canary_interval
+
+
+def test_day_two_runs_on_loopback_and_proves_its_pipeline(site):
+    host, _ = site
+    health = {(t["labels"]["job"], t["labels"]["host"]): t["health"] for t in mc.targets(host)}
+    assert health == {("qwen3-node", HOST): "up", ("qwen3-engine", HOST): "up", ("qwen3-webui", HOST): "up"}
+    assert [r["value"][1] for r in mc.query(host, 'probe_success{job="qwen3-webui"}')] == ["1"]
+    ages = {r["metric"]["path"]: float(r["value"][1])
+            for r in mc.query(host, "time() - qwen3_canary_last_run_timestamp_seconds")}
+    assert set(ages) == {"engine", "webui", "webui-socket"} and max(ages.values()) < 3 * CANARY_INTERVAL, ages
+    assert {r["metric"]["path"]: r["value"][1] for r in mc.query(host, "qwen3_canary_success")} == {
+        "engine": "1", "webui": "1", "webui-socket": "1"}
+    assert "Watchdog" in mc.names(mc.firing(host))
+    listening = [line.split()[3] for line in hc.sh(host, "ss -Htln").stdout.splitlines()]
+    ours = [address for address in listening if int(address.rsplit(":", 1)[1]) in MONITORING_PORTS]
+    assert sorted(ours) == ["127.0.0.1:9090", "127.0.0.1:9093", "127.0.0.1:9100", "127.0.0.1:9115"], listening
+    # The canary's chats never reach a user's list, and the canary account is not the admin.
+    account = json.loads(hc.sh(host, "cat /etc/qwen3-deploy-canary/account.json").stdout)
+    assert account["email"] != ADMIN_EMAIL
+    assert hc.sh(host, "stat -c %a /etc/qwen3-deploy-canary/account.json").stdout.strip() == "600"
+
+
+def _dashboard(host, out: Path) -> str:
+    with bt.Tunnel(browser_checks.ssh_target(host.ssh_port), [("127.0.0.1", 9090)]) as tunnel:
+        url = f"http://127.0.0.1:{tunnel.local[0]}/consoles/qwen3.html"
+        html = requests.get(url, timeout=30).text
+        subprocess.run(["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1400,1500", f"--screenshot={out}", url],
+                       check=True, capture_output=True, timeout=120)
+    return html
+
+
+def test_the_dashboard_shows_every_path_in_a_real_browser(site):
+    host, _ = site
+    shot = REPO / "reports" / "dashboard.png"
+    shot.parent.mkdir(exist_ok=True)
+    html = _dashboard(host, shot)
+    assert "error executing template" not in html.lower(), html[:2000]
+    for text in ("Engines (vLLM", "Canary: the user's path", "webui-socket", "Watchdog", HOST):
+        assert text in html, text
+    assert shot.stat().st_size > 20_000
+
+
+def _firing(host, **labels) -> set[str]:
+    return mc.names(mc.firing(host), **labels)
+
+
+def test_fault_drills_fire_the_alerts_and_resolve_them(site):
+    """Against the real stack with the demo's own thresholds: each alert is inactive before its fault, fires in
+    Alertmanager, and is resolved after."""
+    host, _ = site
+    started = time.monotonic()
+    mc.wait_until("no alert but Watchdog before the drills", lambda: _firing(host) == {"Watchdog"}, timeout=180)
+
+    hc.sh(host, "systemctl stop qwen3-vllm.service")
+    try:
+        record("drill: EngineDown firing after", mc.wait_until(
+            "EngineDown firing", lambda: "EngineDown" in _firing(host, host=HOST), timeout=120))
+    finally:
+        hc.sh(host, "systemctl start qwen3-vllm.service")
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=300)
+    mc.wait_until("EngineDown resolved", lambda: "EngineDown" not in _firing(host), timeout=120)
+    mc.wait_until("the canary's engine path answers again", lambda: not _firing(host, alertname="CanaryPathFailing")
+                  and "CanaryPathFailing" not in _firing(host), timeout=240)
+
+    hc.sh(host, "systemctl stop qwen3-open-webui.service")
+    try:
+        record("drill: Open WebUI canary firing after", mc.wait_until(
+            "CanaryPathFailing on the webui path", lambda: "CanaryPathFailing" in _firing(host, path="webui"),
+            timeout=150))
+        assert "CanaryPathFailing" not in _firing(host, path="engine") and "EngineDown" not in _firing(host)
+    finally:
+        hc.sh(host, "systemctl start qwen3-open-webui.service")
+    hc.wait_http(host, "http://127.0.0.1:8080/health", timeout=300)
+    mc.wait_until("Open WebUI's canary alerts resolved", lambda: not _firing(host) - {"Watchdog"}, timeout=240)
+
+    # A slow engine: the same release, starved of CPU (cgroup quota), as a noisy neighbour or throttling would.
+    assert "CanaryTTFTHigh" not in _firing(host)
+    hc.sh(host, "systemctl set-property --runtime qwen3-vllm.service CPUQuota=2%")
+    try:
+        record("drill: CanaryTTFTHigh firing after", mc.wait_until(
+            "CanaryTTFTHigh firing", lambda: "CanaryTTFTHigh" in _firing(host, path="engine"), timeout=240))
+    finally:
+        hc.sh(host, "systemctl set-property --runtime qwen3-vllm.service CPUQuota=")
+    mc.wait_until("CanaryTTFTHigh resolved", lambda: "CanaryTTFTHigh" not in _firing(host), timeout=240)
+    record("fault drills", time.monotonic() - started)
 
 
 # --- the engine as clients see it -------------------------------------------------------------------------------

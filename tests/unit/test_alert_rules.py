@@ -68,6 +68,8 @@ CASES = {
                         {"host": "h1", "path": "webui-socket"}),
     "ThinkingLeak": ([series(m.CANARY["thinking_leaks"], f'{H},path="webui"', "1x5")],
                      [series(m.CANARY["thinking_leaks"], f'{H},path="webui"', "0x5")], "1m", {"host": "h1", "path": "webui"}),
+    "WebUIDown": ([series("probe_success", f'job="qwen3-webui",{H}', "0x10")],
+                  [series("probe_success", f'job="qwen3-webui",{H}', "1x10")], "2m", {"job": "qwen3-webui", "host": "h1"}),
     "RouterDown": ([series("up", f'job="qwen3-router",{H}', "0x10")], [series("up", f'job="qwen3-router",{H}', "1x10")],
                    "2m", {"job": "qwen3-router", "host": "h1"}),
     "RouterWorkerUnhealthy": ([series(m.ROUTER["worker_health"], 'host="gpu-1"', "0x10")],

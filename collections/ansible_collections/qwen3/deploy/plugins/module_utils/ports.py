@@ -18,7 +18,10 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import listeners
 
 # What runs where: an engine host runs its profile's engine, and Open WebUI (+ nginx) unless switched off; a router
 # host runs the router, and Open WebUI (+ nginx) in front of it.
-SERVICES_OF = {"server": ("engine", "open_webui", "webui_proxy"), "router": ("router", "open_webui", "webui_proxy")}
+# Monitoring: node exporter on every host; Prometheus, Alertmanager and the blackbox exporter where the monitoring
+# server runs (a single host's engine host, a fleet's router host), checked on both kinds of host.
+SERVICES_OF = {"server": ("engine", "open_webui", "webui_proxy", "monitoring_agent", "monitoring_server"),
+               "router": ("router", "open_webui", "webui_proxy", "monitoring_agent", "monitoring_server")}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,14 @@ REGISTRY = (
                unit_option="llm_router_unit_name"),
     PortOption("llm_router_metrics_port", "llm_router", "router", fixed_address="127.0.0.1",
                unit_option="llm_router_unit_name"),
+    PortOption("monitoring_agent_node_exporter_port", "monitoring_agent", "monitoring_agent",
+               address_option="monitoring_agent_node_exporter_host", unit="prometheus-node-exporter.service"),
+    PortOption("monitoring_server_prometheus_port", "monitoring_server", "monitoring_server",
+               address_option="monitoring_server_prometheus_host", unit="prometheus.service"),
+    PortOption("monitoring_server_alertmanager_port", "monitoring_server", "monitoring_server",
+               address_option="monitoring_server_alertmanager_host", unit="prometheus-alertmanager.service"),
+    PortOption("monitoring_server_blackbox_port", "monitoring_server", "monitoring_server", fixed_address="127.0.0.1",
+               unit="prometheus-blackbox-exporter.service"),
 )
 
 # Role options named like ports that bind nothing themselves (the architecture test reads this with REGISTRY).
@@ -56,7 +67,9 @@ NOT_BINDING = {
 }
 
 # Variables whose values decide which services a host runs (read with the registry's options).
-GATES = {"open_webui": ("open_webui_enabled",), "webui_proxy": ("open_webui_enabled", "webui_proxy_enabled")}
+GATES = {"open_webui": ("open_webui_enabled",), "webui_proxy": ("open_webui_enabled", "webui_proxy_enabled"),
+         "monitoring_agent": ("monitoring_agent_enabled",),
+         "monitoring_server": ("monitoring_agent_enabled", "monitoring_server_enabled")}
 
 
 def option_names() -> list[str]:

@@ -152,6 +152,13 @@ def _canary_alerts(thresholds: dict, paths: list[str], interval_s: int) -> list[
     return out
 
 
+def _webui_alerts() -> list[Alert]:
+    return [Alert("WebUIDown", f'probe_success{{job="{JOBS["webui"]}"}} == 0', "1m", "critical",
+                  "Open WebUI on {{ $labels.host }} does not answer /health",
+                  "systemctl status qwen3-open-webui; journalctl -u qwen3-open-webui -n 100; rerun site.yml",
+                  "-", "webui")]
+
+
 def _router_alerts() -> list[Alert]:
     return [
         Alert("RouterDown", f'up{{job="{JOBS["router"]}"}} == 0', "1m", "critical",
@@ -208,6 +215,8 @@ def alerts(thresholds: dict, *, engine: str = "vllm", paths=("engine", "webui", 
     out = [Alert("Watchdog", "vector(1)", "0s", "none", "always firing: proves rules, Prometheus and Alertmanager work",
                  "if it stops arriving, the monitoring pipeline itself is broken", "-", "pipeline")]
     out += _engine_alerts(thresholds, engine)
+    if any(path.startswith("webui") for path in paths):
+        out += _webui_alerts()
     out += _canary_alerts(thresholds, list(paths), canary_interval_s)
     if router:
         out += _router_alerts()

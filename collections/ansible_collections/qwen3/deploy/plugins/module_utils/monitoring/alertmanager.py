@@ -1,0 +1,76 @@
+"""Alertmanager's configuration, the silences a rollout takes and the alert it posts when it stops.
+
+Receivers come from the inventory (webhooks; their URLs may hold tokens, so the file is 0640 root:prometheus and
+the task that writes it has ``no_log``). ``Watchdog`` goes to its own receiver when the inventory names one (a
+dead man's switch), else nowhere: it fires always, and paging on it would page every ``repeat_interval``.
+
+Silences and the ``RolloutStopped`` alert use Alertmanager's v2 API (``POST /api/v2/silences``,
+``DELETE /api/v2/silence/{id}``, ``POST /api/v2/alerts``; alertmanager 0.25, Debian 12). A silence matches the
+``host`` label every one of our alerts carries.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring.alerts import MonitoringError
+
+NULL_RECEIVER = "qwen3-null"
+SILENCE_AUTHOR = "qwen3-deploy"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def config(receivers: list[dict], *, group_wait_s: int, repeat_interval: str, watchdog_receiver: str = "") -> dict:
+    """``receivers``: ``[{"name", "url"}]`` webhooks, every alert but Watchdog goes to all of them."""
+    names = [r.get("name") for r in receivers]
+    if len(set(names)) != len(names):
+        raise MonitoringError("receiver names must be distinct")
+    if watchdog_receiver and watchdog_receiver not in names:
+        raise MonitoringError(f"the Watchdog receiver {watchdog_receiver!r} is not one of the receivers")
+    out_receivers = [{"name": NULL_RECEIVER}]
+    out_receivers += [{"name": r["name"], "webhook_configs": [{"url": r["url"], "send_resolved": True}]}
+                      for r in receivers]
+    routes = [{"receiver": watchdog_receiver or NULL_RECEIVER, "matchers": ['alertname="Watchdog"'],
+               "repeat_interval": "1m" if watchdog_receiver else repeat_interval}]
+    pagers = [r["name"] for r in receivers if r["name"] != watchdog_receiver]
+    routes += [{"receiver": name, "matchers": ['alertname!="Watchdog"'], "continue": True} for name in pagers]
+    return {
+        "route": {"receiver": NULL_RECEIVER, "group_by": ["alertname", "host"], "group_wait": f"{group_wait_s}s",
+                  "group_interval": "1m", "repeat_interval": repeat_interval, "routes": routes},
+        "receivers": out_receivers,
+    }
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def silence(host: str, seconds: int, comment: str, now: datetime | None = None, silence_id: str = "") -> dict:
+    """A silence of every alert about ``host`` for ``seconds``; with ``silence_id``, that silence updated (resume
+    shortens it to a grace period instead of deleting it: an alert that fired while the host was paused, such as
+    CanaryStale, needs a scrape and an evaluation to resolve, and must not page in between)."""
+    if not _NAME.match(host):
+        raise MonitoringError(f"cannot silence host {host!r}")
+    start = now or datetime.now(UTC)
+    # RolloutStopped is what the rollout says about this very host: never silenced.
+    body = {"matchers": [{"name": "host", "value": host, "isRegex": False, "isEqual": True},
+                         {"name": "alertname", "value": "RolloutStopped", "isRegex": False, "isEqual": False}],
+            "startsAt": _stamp(start), "endsAt": _stamp(start + timedelta(seconds=int(seconds))),
+            "createdBy": SILENCE_AUTHOR, "comment": comment}
+    if silence_id:
+        body["id"] = silence_id
+    return body
+
+
+def rollout_stopped(host: str, reason: str, minutes: int = 60, now: datetime | None = None) -> list[dict]:
+    """The alert a rollout posts when a host fails verification and is rolled back: the host is healthy again and
+    out of the router, so no other alert would say that the rollout stopped."""
+    start = now or datetime.now(UTC)
+    return [{"labels": {"alertname": "RolloutStopped", "host": host, "severity": "critical"},
+             "annotations": {"summary": f"the rolling upgrade stopped at {host}: it failed verification and was "
+                                        "rolled back",
+                             "reason": reason[:1000],
+                             "runbook": "read the run's VERIFICATION FAILED lines and reports/<run>/; fix, then rerun "
+                                        "site.yml (the host rejoins the router once verified)"},
+             "startsAt": _stamp(start), "endsAt": _stamp(start + timedelta(minutes=minutes))}]
