@@ -9,6 +9,7 @@ Open WebUI the user's playbook deployed as it would have deployed them (neither 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -19,7 +20,11 @@ from support import collection as coll
 from support import host_checks as hc
 from support.testhosts.playbook import PlaybookResult, parse_play_recap
 
-pytestmark = pytest.mark.integration
+# A fresh host costs 10-18 minutes of CI: opt-in (QWEN3_COLLECTION_TESTS=1). Every CI run checks the installed
+# collection on test_site.py's e2e host instead (test_a_users_playbook_from_the_installed_collection_...).
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.environ.get("QWEN3_COLLECTION_TESTS") != "1",
+                                 reason="opt-in: QWEN3_COLLECTION_TESTS=1 (a fresh host; CI covers the shared check)")]
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "coll-1"

@@ -7,7 +7,10 @@ opened and on an engine that is down; a release that crash-loops and one that fa
 a real Chromium paints answers through the reverse proxy without thinking; chunk size 8 and a rotated admin password
 reach the browser path and the admin; Ollama (the binary is a STAND-IN,
 tests/ollama_standin: the real one cannot be downloaded here) does not think for clients that leave `think` out;
-the host-state suite (testinfra) passes; host-key checking is on outside the demo inventory.
+the host-state suite (testinfra) passes; host-key checking is on outside the demo inventory; the collection built
+from this repository converges the host from a user's playbook; day two (Prometheus, Alertmanager, exporters, the
+canary) listens on loopback only and proves its pipeline, its dashboard renders in Chromium, and fault drills fire
+and resolve the alerts operators need.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import requests
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
 from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band, round_half_up
 from support import browser_checks, ollama_thinking, secret_table
+from support import collection as coll
 from support import host_checks as hc
 from support import monitoring_checks as mc
 from support.paths import tool
+from support.testhosts.playbook import parse_play_recap
 
 pytestmark = pytest.mark.integration
 
@@ -201,6 +206,25 @@ def test_check_mode_reports_without_changing(site, run_playbook):
     assert hc.fingerprint(host) == before
 
 
+def test_a_users_playbook_from_the_installed_collection_converges_the_demo_host(site, tmp_path):
+    """README "Use the roles from your own playbooks": the collection built from this repository and installed from
+    its tarball into a fresh directory; the user's three-line playbook, run from the user's own directory (this
+    repository's ansible.cfg does not apply), converges the demo host site.yml deployed: nothing to change.
+    (A fresh host from the collection alone: tests/integration/test_collection.py, opt-in.)"""
+    _, inventory = site
+    started = time.monotonic()
+    workdir = tmp_path / "user"
+    workdir.mkdir()
+    fresh = coll.install(coll.build(tmp_path / "build").tarball, workdir / "collections", cwd=workdir)
+    (workdir / "play.yml").write_text(coll.USER_PLAYBOOK)
+    proc = coll.run(["ansible-playbook", "-i", str(inventory), "play.yml"], cwd=workdir, collections=fresh,
+                    timeout=1800)
+    record("user's playbook from the installed collection", time.monotonic() - started)
+    assert proc.returncode == 0, hc.ansible_messages(proc.stdout)[-5000:] + proc.stderr[-2000:]
+    recap = parse_play_recap(proc.stdout)
+    assert recap[HOST]["changed"] == 0 and recap[HOST]["ok"] > 50, proc.stdout[-6000:]
+
+
 # --- day two: monitoring on the demo host -------------------------------------------------------------------------
 
 MONITORING_PORTS = {9090: "Prometheus", 9093: "Alertmanager", 9094: "Alertmanager gossip (must be off)",
@@ -249,8 +273,8 @@ def test_the_dashboard_shows_every_path_in_a_real_browser(site):
     assert shot.stat().st_size > 20_000
 
 
-def _firing(host, **labels) -> set[str]:
-    return mc.names(mc.firing(host), **labels)
+def _firing(booted, **labels) -> set[str]:
+    return mc.names(mc.firing(booted), **labels)
 
 
 def test_fault_drills_fire_the_alerts_and_resolve_them(site):
@@ -268,8 +292,8 @@ def test_fault_drills_fire_the_alerts_and_resolve_them(site):
         hc.sh(host, "systemctl start qwen3-vllm.service")
     hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=300)
     mc.wait_until("EngineDown resolved", lambda: "EngineDown" not in _firing(host), timeout=120)
-    mc.wait_until("the canary's engine path answers again", lambda: not _firing(host, alertname="CanaryPathFailing")
-                  and "CanaryPathFailing" not in _firing(host), timeout=240)
+    mc.wait_until("the canary's engine path answers again", lambda: "CanaryPathFailing" not in _firing(host),
+                  timeout=240)
 
     hc.sh(host, "systemctl stop qwen3-open-webui.service")
     try:
@@ -282,14 +306,15 @@ def test_fault_drills_fire_the_alerts_and_resolve_them(site):
     hc.wait_http(host, "http://127.0.0.1:8080/health", timeout=300)
     mc.wait_until("Open WebUI's canary alerts resolved", lambda: not _firing(host) - {"Watchdog"}, timeout=240)
 
-    # A slow engine: the same release, starved of CPU (cgroup quota), as a noisy neighbour or throttling would.
+    # A slow engine: more concurrent long answers than max_num_seqs, so requests wait for a sequence slot (cgroup CPU
+    # quotas do not reach the unit inside these docker test hosts, and vLLM's cgroup weight ignores Nice).
     assert "CanaryTTFTHigh" not in _firing(host)
-    hc.sh(host, "systemctl set-property --runtime qwen3-vllm.service CPUQuota=2%")
+    mc.start_load(host, seconds=420, streams=12)
     try:
         record("drill: CanaryTTFTHigh firing after", mc.wait_until(
-            "CanaryTTFTHigh firing", lambda: "CanaryTTFTHigh" in _firing(host, path="engine"), timeout=240))
+            "CanaryTTFTHigh firing", lambda: "CanaryTTFTHigh" in _firing(host, path="engine"), timeout=360))
     finally:
-        hc.sh(host, "systemctl set-property --runtime qwen3-vllm.service CPUQuota=")
+        mc.stop_load(host)
     mc.wait_until("CanaryTTFTHigh resolved", lambda: "CanaryTTFTHigh" not in _firing(host), timeout=240)
     record("fault drills", time.monotonic() - started)
 

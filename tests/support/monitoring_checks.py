@@ -55,3 +55,41 @@ def wait_until(what: str, check: Callable[[], object], timeout: float, every: fl
             return time.monotonic() - started
         time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout:.0f} s (last seen: {value!r})")
+
+
+# A slow engine for the TTFT drill: more concurrent long answers than the demo's max_num_seqs (4), so the canary's
+# request waits for a sequence slot (vLLM queues it), as users do on an overloaded host. Bounded in time (and by the
+# transient unit's stop); the key is read on the host from the role's 0600 file.
+LOAD = r"""
+import json, re, sys, threading, time, urllib.request
+key = re.search(r"VLLM_API_KEY='?([^'\n]*)", open("/etc/qwen3-deploy/vllm.env").read()).group(1)
+body = json.dumps({"model": "qwen3-demo", "max_tokens": 1024, "ignore_eos": True,
+                   "messages": [{"role": "user", "content": "Write a long story."}]}).encode()
+end = time.monotonic() + float(sys.argv[1])
+def worker():
+    while time.monotonic() < end:
+        request = urllib.request.Request("http://127.0.0.1:8000/v1/chat/completions", data=body,
+            headers={"Content-Type": "application/json", "Authorization": "Bearer " + key})
+        try:
+            urllib.request.urlopen(request, timeout=120).read()
+        except Exception:
+            time.sleep(1)
+threads = [threading.Thread(target=worker) for _ in range(int(sys.argv[2]))]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+LOAD_UNIT = "qwen3-drill-load"
+
+
+def start_load(host, seconds: int, streams: int = 8) -> None:
+    host.exec("sh", "-c", f"cat > /tmp/qwen3-drill-load.py <<'EOF'\n{LOAD}\nEOF")
+    done = host.exec("systemd-run", "--unit", LOAD_UNIT, "python3", "/tmp/qwen3-drill-load.py", str(seconds),
+                     str(streams))
+    if done.returncode != 0:
+        raise AssertionError(f"could not start the load: {done.stderr}")
+
+
+def stop_load(host) -> None:
+    host.exec("systemctl", "stop", LOAD_UNIT)
