@@ -232,3 +232,25 @@ def test_a_world_readable_key_file_is_a_usage_error(fake, capsys):
 def test_the_zipapp_entry_point_lists_the_tool(capsys):
     assert hosttools_main([]) == 2
     assert "capacity" in capsys.readouterr().err
+
+
+RECORD = FIXTURES.parent / "records" / "gpu-2026-12-07-h100-capacity-raw" / "points"
+
+
+@pytest.mark.parametrize("tag", ["c8", "c16", "c32", "c64", "c7", "c8-again"])
+def test_the_h100_run_replays_from_its_result_files(tag):
+    """What the tool printed on the lent H100 (vLLM 0.24.0) comes back from bench's result file it read there
+    (kept without generated_texts, itls rounded; neither is read)."""
+    printed = json.loads((RECORD / f"point_{tag}.stdout.json").read_text())
+    tool_argv = printed["argv"]
+    args = capacity.parse_args([
+        "--vllm-bin", tool_argv[0], "--base-url", "http://127.0.0.1:8000", "--model", "qwen3-14b",
+        "--tokenizer", "/tmp/models/Qwen3-14B-FP8", "--concurrency", str(printed["concurrency"]),
+        "--prompts", str(printed["prompts"]), "--seed", str(printed["seed"]), "--ttft-ms", "250",
+        "--result-dir", "/tmp/results/CAPT/points", "--detailed"])
+    assert capacity.bench_argv(args) == tool_argv
+    result = json.loads((RECORD / Path(printed["result_file"]).name).read_text())
+    again = capacity.summarize(result, args, tool_argv, printed["preemptions"])
+    assert again == {key: value for key, value in printed.items()
+                     if key not in ("warmup", "bench_wall_s", "result_file", "notes")}
+    assert printed["passed"] is False and printed["failed"] == 0 and printed["preemptions"] == 0
