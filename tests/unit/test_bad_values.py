@@ -87,7 +87,7 @@ ROLE_BAD_VALUES = {
     "offline_bundle_dir": ("srv/qwen3-bundle", "absolute path"),
     "offline_bundle_hash_files": ("sometimes", "offline_bundle_hash_files"),
     "offline_bundle_builder_pip": ("pip3", "absolute path"),
-    "offline_bundle_hosts": (["two words"], "inventory host name"),
+    "offline_bundle_hosts": (["two words"], "without whitespace"),
     # ollama_service
     "ollama_service_version": ("latest", "release version"),
     "ollama_service_release_base_url": ("github.com/ollama", "URL"),

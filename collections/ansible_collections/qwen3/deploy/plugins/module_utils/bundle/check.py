@@ -85,7 +85,8 @@ def integrity(bundle_dir: str, manifest: dict, hash_files: bool = True) -> list[
         if not os.path.isfile(path):
             problems.append(f"{VAR}: {rel} is missing from the bundle (the manifest lists it)")
         elif os.path.getsize(path) != entry["size"]:
-            problems.append(f"{VAR}: {rel} is corrupt: {os.path.getsize(path)} bytes, the manifest says {entry['size']}")
+            problems.append(f"{VAR}: {rel} is corrupt: {os.path.getsize(path)} bytes, "
+                            f"the manifest says {entry['size']}")
         elif hash_files and layout.sha256_file(path) != entry["sha256"]:
             problems.append(f"{VAR}: {rel} is corrupt: its sha256 is not the manifest's {entry['sha256'][:16]}...")
     return problems
@@ -97,5 +98,6 @@ def check(bundle_dir: str, needs: dict, hash_files: bool = True) -> list[str]:
         return [f"{VAR}: {os.path.join(bundle_dir, layout.MANIFEST)} not found: build the bundle with "
                 "playbooks/bundle.yml and carry the whole directory here"]
     if manifest.get("format") != layout.FORMAT:
-        return [f"{VAR}: the bundle's manifest has format {manifest.get('format')!r}, this toolkit reads {layout.FORMAT}"]
+        return [f"{VAR}: the bundle's manifest has format {manifest.get('format')!r}, "
+                f"this toolkit reads {layout.FORMAT}"]
     return coverage(manifest, needs) + listed(manifest) + integrity(bundle_dir, manifest, hash_files)

@@ -15,8 +15,9 @@ def merge(needs_by_host: dict) -> dict:
     for host, needs in sorted(needs_by_host.items()):
         for role, need in sorted((needs or {}).items()):
             debs.update(need.get("debs", []))
-            for venv, spec in need.get("venvs", {}).items():
-                spec = {"requirements": sorted(spec.get("requirements", [])), "pip_args": list(spec.get("pip_args", []))}
+            for venv, declared in need.get("venvs", {}).items():
+                spec = {"requirements": sorted(declared.get("requirements", [])),
+                        "pip_args": list(declared.get("pip_args", []))}
                 if venv in venvs and venvs[venv] != spec:
                     raise ValueError(f"venv {venv} is installed with different requirements on {host} ({role}): "
                                      f"{spec['requirements']} vs {venvs[venv]['requirements']}")
