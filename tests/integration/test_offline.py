@@ -6,7 +6,8 @@ remember and reject every outbound packet that is not a reply to the controller'
 In order: the bundle builds and a second build fetches nothing; the recorder sees an attempt made from the host; the
 offline deploy (preflight, base, engine, Open WebUI, proxy, verification with a real browser) passes with zero
 attempts; a role made to reach out is caught; a corrupt and a missing bundle file are refused by preflight, named,
-before any change. Durations go to reports/offline-timings.json.
+before any change; a release that cannot start is rolled back, still offline. Durations go to
+reports/offline-timings.json.
 """
 
 from __future__ import annotations
@@ -153,3 +154,18 @@ def test_preflight_refuses_a_corrupt_or_missing_bundle_file_naming_it_before_any
         host.exec("mv", f"/root/{Path(deb).name}", f"{HOST_BUNDLE}/{deb}")
         host.exec("python3", "-c", flip, f"{HOST_BUNDLE}/{wheel}")
     assert offline_net.attempts(host.name)["packets"] == 0
+
+
+def test_a_failed_release_rolls_back_offline_with_no_outbound_attempt(offline, run_playbook):
+    """Rollback works from the bundle too: a vLLM release that cannot start (an unknown flag) is rolled back to the
+    known good one and serves again, and the host still attempts no outbound connection."""
+    host, inventory = offline
+    offline_net.reset(host.name)
+    start = time.monotonic()
+    result = run_playbook("playbooks/serve.yml", inventory,
+                          extra_vars={**OFFLINE, "vllm_service_extra_args": {"no-such-flag": True}})
+    record("offline_rollback_s", time.monotonic() - start)
+    assert result.rc != 0
+    assert "ROLLED BACK qwen3-vllm.service" in result.stdout, result.stdout[-4000:]
+    hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=60)
+    assert offline_net.attempts(host.name)["packets"] == 0, offline_net.attempts(host.name)
