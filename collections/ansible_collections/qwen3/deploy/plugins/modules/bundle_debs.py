@@ -10,6 +10,8 @@ description:
   - Resolves the closure with C(apt-cache depends --recurse) (Depends and Pre-Depends; no Recommends), downloads
     the candidate of every package with C(apt-get download) into I(dir)/debs, writes C(Packages) with
     C(dpkg-scanpackages) (Debian's C(dpkg-dev)) and C(closure.json) (packages asked for, files).
+  - Packages asked for by an earlier build into the same directory stay in the closure (a bundle may serve several
+    inventories or profiles); delete the directory to start over.
   - The closure is complete from an empty system, so a target with fewer packages than the builder still finds
     every dependency. A package file already present is not downloaded again; when C(closure.json) has the same
     packages and every file is present, nothing runs (a second build fetches nothing).
@@ -50,9 +52,11 @@ def main() -> None:
     if os.path.exists(state_file):
         with open(state_file, encoding="utf-8") as handle:
             state = json.load(handle)
-        if (state.get("packages") == wanted and os.path.exists(os.path.join(debs_dir, "Packages"))
+        if (set(wanted) <= set(state.get("packages", [])) and os.path.exists(os.path.join(debs_dir, "Packages"))
                 and all(os.path.isfile(os.path.join(debs_dir, f)) for f in state.get("files", []))):
             module.exit_json(changed=False, fetched=[], files=state["files"])
+        # A bundle accumulates: built for another inventory or profile before, it keeps serving that too.
+        wanted = sorted(set(wanted) | set(state.get("packages", [])))
     if module.check_mode:
         module.exit_json(changed=True, fetched=[], files=[])
     os.makedirs(debs_dir, exist_ok=True)
