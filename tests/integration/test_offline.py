@@ -105,7 +105,8 @@ def test_the_demo_deploys_and_verifies_offline_with_no_outbound_attempt(offline,
     record("offline_site_outbound_packets", seen["packets"])
     assert result.rc == 0, result.stdout[-6000:]
     assert seen["packets"] == 0, f"outbound attempts during the offline deploy: {seen}"
-    assert "PLAY [Post-deploy verification" in result.stdout
+    assert "PLAY [Verify streaming latency" in result.stdout
+    assert "Mark the release as known good (verification passed), qwen3-open-webui.service" in result.stdout
     pip_conf = host.exec("cat", "/etc/pip.conf").stdout
     assert "no-index = true" in pip_conf and f"find-links = {HOST_BUNDLE}/wheels" in pip_conf
     start = time.monotonic()
