@@ -78,6 +78,29 @@ def test_the_bundle_builds_and_a_second_build_fetches_nothing(offline, run_playb
     record("bundle_mib", sum(f["size"] for f in manifest()["files"].values()) / 1048576)
 
 
+def test_the_builder_downloads_a_hub_snapshot_at_its_revision_once(offline, run_playbook):
+    """A profile whose weights come from the Hub: the builder fetches the snapshot at the pinned revision into
+    models/<name> (FakeHub, a test double of the Hub, on this machine's 127.0.0.1); a second build asks for nothing."""
+    from support.fake_hub import FakeHub
+
+    _, inventory = offline
+    with FakeHub() as hub:
+        commit = hub.add_repo("Qwen/Tiny-Qwen3", REPO / ".cache" / "tiny-qwen3").commit
+        extra = {"offline_bundle_dir": str(BUNDLE), "model_weights_hf_endpoint": hub.endpoint,
+                 "llm_profile_overrides": {"model": {"source": "hf", "name": "tiny-qwen3-hf", "repo_id": "Qwen/Tiny-Qwen3",
+                                                     "revision": commit,
+                                                     "allow_patterns": ["*.safetensors", "*.json", "tokenizer*"]}}}
+        first = run_playbook("playbooks/bundle.yml", inventory, extra_vars=extra)
+        assert first.rc == 0, first.stdout[-4000:]
+        gets = len(hub.requests)
+        second = run_playbook("playbooks/bundle.yml", inventory, extra_vars=extra)
+        assert second.rc == 0, second.stdout[-4000:]
+        assert len(hub.requests) == gets, hub.requests[gets:]
+    assert "fetched now 0 file(s)" in second.stdout
+    assert (BUNDLE / "models" / "tiny-qwen3-hf" / "config.json").is_file()
+    assert "tiny-qwen3-hf" in manifest()["serves"]["models"]
+
+
 def test_the_recorder_sees_an_attempt_from_the_host(offline):
     host, _ = offline
     start = time.monotonic()

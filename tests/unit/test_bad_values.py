@@ -87,6 +87,7 @@ ROLE_BAD_VALUES = {
     "offline_bundle_dir": ("srv/qwen3-bundle", "absolute path"),
     "offline_bundle_hash_files": ("sometimes", "offline_bundle_hash_files"),
     "offline_bundle_builder_pip": ("pip3", "absolute path"),
+    "offline_bundle_builder_python": ("python3", "absolute path"),
     "offline_bundle_hosts": (["two words"], "without whitespace"),
     # ollama_service
     "ollama_service_version": ("latest", "release version"),

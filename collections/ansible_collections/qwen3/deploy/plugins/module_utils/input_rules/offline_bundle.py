@@ -6,5 +6,6 @@ RULES = {
     "offline_bundle_dir": c.optional(c.abs_path),
     "offline_bundle_hash_files": c.ok,  # type bool: the argument spec refuses anything else
     "offline_bundle_builder_pip": c.abs_path,
+    "offline_bundle_builder_python": c.abs_path,
     "offline_bundle_hosts": c.each(c.word, kind="inventory host name"),
 }
