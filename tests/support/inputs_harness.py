@@ -32,6 +32,8 @@ TEMPLATED = {
     "host_base_packages": ["ca-certificates", "python3-venv"],
     "host_base_ca_certificates": [],
     "model_weights_prestaged_src": str(REPO / "tests"),  # any existing directory: the check is that it exists
+    "offline_bundle_hosts": ["qwen3-demo-1"],
+    "offline_bundle_builder_python": "/usr/bin/python3",
 }
 
 

@@ -115,6 +115,12 @@ ROLE_BAD_VALUES = {
     "vllm_service_journal_lines": (0, "1..2000"),
     "vllm_service_unit_overrides": ({"ExecStartPre": "/bin/x\n/bin/y"}, "newline"),
     "vllm_service_rollback": ("sometimes", "bool"),
+    # offline_bundle
+    "offline_bundle_dir": ("srv/qwen3-bundle", "absolute path"),
+    "offline_bundle_hash_files": ("sometimes", "offline_bundle_hash_files"),
+    "offline_bundle_builder_pip": ("pip3", "absolute path"),
+    "offline_bundle_builder_python": ("python3", "absolute path"),
+    "offline_bundle_hosts": (["two words"], "without whitespace"),
     # ollama_service
     "ollama_service_version": ("latest", "release version"),
     "ollama_service_release_base_url": ("github.com/ollama", "URL"),
