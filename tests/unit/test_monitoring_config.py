@@ -10,11 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
+from ansible_collections.qwen3.deploy.plugins.filter import monitoring as monitoring_filters
 from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring import agreement, alertmanager, targets
 from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring.alerts import MonitoringError
 from support import prometheus_tools
 
-ENGINE = {"engine": "vllm", "url": "http://127.0.0.1:8000", "metrics_path": "/metrics"}
+ENGINE = {"engine": "vllm", "url": "http://127.0.0.1:8000", "bind_host": "127.0.0.1", "metrics_path": "/metrics"}
 AGENT = {"node_exporter_url": "http://127.0.0.1:9100", "canary_paths": ["engine"], "canary_interval": 60}
 
 
@@ -38,10 +40,12 @@ def test_a_single_host_scrapes_itself_on_loopback():
 
 
 def test_a_fleet_engine_is_scraped_at_its_worker_address_and_loopback_only_exporters_are_refused():
-    wildcard = {**AGENT, "node_exporter_url": "http://[::]:9100"}
-    found = targets.expected_targets("r1", {"a": {"address": "10.0.0.11", "engine": {**ENGINE, "url": "http://[::]:8000"},
-                                                  "agent": wildcard}})
+    wildcard = {**AGENT, "node_exporter_host": "::"}
+    engine = {**ENGINE, "bind_host": "::"}
+    found = targets.expected_targets("r1", {"a": {"address": "10.0.0.11", "engine": engine, "agent": wildcard}})
     assert {t["url"] for t in found} == {"http://10.0.0.11:9100/metrics", "http://10.0.0.11:8000/metrics"}
+    pinned = targets.expected_targets("r1", {"a": {"address": "10.0.0.11", "engine": {**ENGINE, "bind_host": "10.9.0.2"}}})
+    assert [t["url"] for t in pinned] == ["http://10.9.0.2:8000/metrics"]
     with pytest.raises(MonitoringError, match="loopback only"):
         targets.expected_targets("r1", {"a": {"address": "10.0.0.11", "engine": ENGINE, "agent": AGENT}})
 
@@ -131,3 +135,21 @@ def test_agreement_holds_within_a_bucket_and_counts_must_match():
     far = agreement.ttft_agreement(0.0103, 0.07, BUCKETS, 9, 9)
     assert len(far) == 1 and "more than one bucket" in far[0] and "(40, inf] ms" in far[0], far
     assert "counted 10 requests" in agreement.ttft_agreement(0.0103, 0.01775, BUCKETS, 10, 9)[0]
+
+
+def _facts(ttft_ms: int) -> dict:
+    return {"engine": ENGINE, "agent": {**AGENT, "canary_paths": ["engine", "webui"], "canary_interval": 30},
+            "slo": {"thresholds": {"ttft_p95_ms": ttft_ms, "thinking_allowed": False}}}
+
+
+def test_the_monitoring_host_writes_one_rules_file_from_each_hosts_slo(tmp_path):
+    rules = monitoring_filters.monitoring_rules({"a": _facts(500), "b": _facts(500)})
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(rules))
+    done = subprocess.run([str(prometheus_tools.tool("promtool")), "check", "rules", str(path)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    exprs = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
+    assert exprs["CanaryTTFTHigh"].endswith("> 0.5") and "WebUIDown" in exprs
+    with pytest.raises(AnsibleFilterError, match="differs between the hosts"):
+        monitoring_filters.monitoring_rules({"a": _facts(500), "b": _facts(800)})

@@ -41,17 +41,20 @@ def monitored_by(groups: dict, host: str) -> str:
     return host
 
 
-def _reachable(url: str, host_address: str, local: bool) -> str:
-    """``url`` as the monitoring host reaches it: unchanged on the same host, else with the host's address."""
+def _reachable(url: str, bind_host: str, host_address: str, local: bool) -> str:
+    """``url`` (how the host itself reaches a service bound to ``bind_host``) as the monitoring host reaches it:
+    unchanged on the same host; else the service's own address, or the host's for a wildcard bind."""
     parts = urlsplit(url)
-    if local or parts.hostname not in LOOPBACK + WILDCARDS:
+    if local:
         return url
-    if parts.hostname in LOOPBACK:
+    bind = bind_host or parts.hostname or ""
+    if bind in LOOPBACK:
         raise MonitoringError(f"{url} listens on loopback only, so the monitoring host cannot scrape it: bind it "
                               "where the monitoring host reaches it (and let the firewall admit only that host)")
-    if not host_address:
+    address = host_address if bind in WILDCARDS else bind
+    if not address:
         raise MonitoringError(f"{url} listens on every address but the host's address is not known")
-    address = f"[{host_address}]" if ":" in host_address else host_address
+    address = f"[{address}]" if ":" in address else address
     return parts._replace(netloc=f"{address}:{parts.port}").geturl()
 
 
@@ -66,22 +69,24 @@ def expected_targets(monitor: str, hosts: dict) -> list[dict]:
         agent = facts.get("agent") or {}
         if agent.get("node_exporter_url"):
             out.append({"job": JOBS["node"], "host": name, "kind": "scrape",
-                        "url": _reachable(agent["node_exporter_url"], address, local) + "/metrics"})
+                        "url": _reachable(agent["node_exporter_url"], agent.get("node_exporter_host", ""), address,
+                                          local) + "/metrics"})
         engine = facts.get("engine") or {}
         if engine.get("engine") == "vllm":
             out.append({"job": JOBS["engine"], "host": name, "kind": "scrape",
-                        "url": _reachable(engine["url"], address, local) + engine.get("metrics_path", "/metrics")})
+                        "url": _reachable(engine["url"], engine.get("bind_host", ""), address, local)
+                        + engine.get("metrics_path", "/metrics")})
         elif engine.get("engine") == "ollama":
             out.append({"job": JOBS["ollama"], "host": name, "kind": "probe",
-                        "url": _reachable(engine["url"], address, local) + "/api/version"})
+                        "url": _reachable(engine["url"], engine.get("bind_host", ""), address, local) + "/api/version"})
         webui = facts.get("webui") or {}
         if webui.get("url"):
             out.append({"job": JOBS["webui"], "host": name, "kind": "probe",
-                        "url": _reachable(webui["url"], address, local) + "/health"})
+                        "url": _reachable(webui["url"], webui.get("bind_host", ""), address, local) + "/health"})
         router = facts.get("router") or {}
         if router.get("metrics_url"):
             out.append({"job": JOBS["router"], "host": name, "kind": "scrape",
-                        "url": _reachable(router["metrics_url"], address, local)})
+                        "url": _reachable(router["metrics_url"], "127.0.0.1", address, local)})
     return out
 
 
