@@ -13,6 +13,7 @@ reports/offline-timings.json.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -23,7 +24,11 @@ from support import host_checks as hc
 from support import offline_net
 from support.testhosts.common import BUILD_CACHE
 
-pytestmark = pytest.mark.integration
+# About 28 minutes on this machine (a bundle build, an offline deploy, a rollback and a profile switch): opt-in like the
+# fleet scenario (QWEN3_OFFLINE_TESTS=1) so CI stays under its 65-minute budget.
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(os.environ.get("QWEN3_OFFLINE_TESTS") != "1",
+                                 reason="opt-in: QWEN3_OFFLINE_TESTS=1 (about 28 minutes)")]
 
 REPO = Path(__file__).resolve().parents[2]
 # Kept between runs like the test hosts' pip cache: the build is resumable, a rerun fetches only what changed.
