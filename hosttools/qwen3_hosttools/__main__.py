@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-TOOLS = ("latency", "hf-fetch", "ollama-pull", "gpu-metrics", "canary")
+TOOLS = ("latency", "hf-fetch", "ollama-pull", "gpu-metrics", "canary", "capacity")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         from qwen3_hosttools.gpu_metrics import main as tool_main  # noqa: PLC0415
     elif tool == "canary":
         from qwen3_hosttools.canary import main as tool_main  # noqa: PLC0415
+    elif tool == "capacity":
+        from qwen3_hosttools.capacity import main as tool_main  # noqa: PLC0415
     else:
         from qwen3_hosttools.ollama_pull import main as tool_main  # noqa: PLC0415
     return tool_main(rest)
