@@ -19,6 +19,8 @@ def point_passes(point: dict[str, Any], good_fraction: float = GOOD_FRACTION) ->
     result = point.get("result") or {}
     if point.get("status") != "measured" or not result.get("completed"):
         return False
+    if result.get("passed") is False and int(result.get("prompts") or 0) != int(result.get("completed") or 0):
+        return False  # the tool's own verdict also counts prompts it could not send
     return int(result.get("failed") or 0) == 0 and float(result.get("good_fraction") or 0.0) >= good_fraction
 
 

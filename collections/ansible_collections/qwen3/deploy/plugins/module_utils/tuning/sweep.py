@@ -55,7 +55,7 @@ def capacity_argv(tool_argv: list[str], engine: dict[str, Any], *, concurrency: 
         *tool_argv,
         "capacity", "--vllm-bin", f"{engine['venv']}/bin/vllm", "--base-url", base,
         "--model", str(engine["served_model_name"]), "--tokenizer", str(engine["model_path"]),
-        "--key-file", str(engine["api_key_file"]),
+        "--key-file", str(engine["api_key_file"]), "--key-name", str(engine.get("api_key_name") or "VLLM_API_KEY"),
         "--concurrency", str(int(concurrency)), "--prompts", str(int(prompts)), "--warmups", str(int(warmups)),
         "--input-len", str(int(input_len)), "--output-len", str(int(output_len)), "--seed", str(int(seed_value)),
         "--ttft-ms", _num(slo_values["ttft_ms"]),
