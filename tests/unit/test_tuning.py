@@ -134,6 +134,7 @@ def test_report_writes_curve_plot_snippet_and_sizing(tmp_path):
     ET.fromstring((tmp_path / "curve.svg").read_text())  # well-formed
     summary = (tmp_path / "summary.md").read_text()
     assert "recommended max_num_seqs 2" in summary and "preemption" in summary.lower() and "11 such hosts" in summary
+    assert "Output throughput peaks at max_num_seqs 4" in summary
     assert json.loads((tmp_path / "tune.json").read_text())["judged"]["first_miss"] == 4
 
 
@@ -158,3 +159,5 @@ def test_plot_marks_the_slo_and_the_recommendation():
     root = ET.fromstring(svg)
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "SLO TTFT p95 500 ms" in texts and "recommended" in texts and "preemption from here" in texts
+    far = plot.svg(judged, {**SLO, "ttft_ms": 600000.0}, "t")
+    assert "SLO TTFT p95 600000 ms (above this scale)" in far and "stroke-dasharray=\"6,4\"" not in far

@@ -27,7 +27,10 @@ def svg(judged: dict[str, Any], slo: dict[str, Any], title: str) -> str:
     tps = [r["output_tokens_per_s"] for r in rows]
     ttft = [r["ttft_p95_ms"] for r in rows]
     tps_max = _scale(tps)
-    ttft_max = _scale([*ttft, slo["ttft_ms"]])
+    # The SLO line is drawn where it falls; one far above the curve (an SLO nothing reaches) is named, not scaled to.
+    ttft_top = max([v for v in ttft if v is not None] + [0.0])
+    slo_on_scale = slo["ttft_ms"] <= 3 * ttft_top or ttft_top == 0
+    ttft_max = _scale([*ttft, slo["ttft_ms"]] if slo_on_scale else ttft)
 
     def y(value: float, top: float) -> float:
         return TOP + plot_h * (1 - value / top)
@@ -49,10 +52,12 @@ def svg(judged: dict[str, Any], slo: dict[str, Any], title: str) -> str:
                ' text-anchor="middle">output tokens/s</text>')
     out.append(f'<text x="{W - 15}" y="{TOP + plot_h / 2}" fill="{TTFT}" '
                f'transform="rotate(90 {W - 15} {TOP + plot_h / 2})" text-anchor="middle">TTFT p95 (ms)</text>')
-    slo_y = y(slo["ttft_ms"], ttft_max)
-    out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{slo_y:.1f}" y2="{slo_y:.1f}" stroke="{SLO}" '
-               'stroke-dasharray="6,4"/>')
-    out.append(f'<text x="{LEFT + 4}" y="{slo_y - 4:.1f}" fill="{SLO}">SLO TTFT p95 {slo["ttft_ms"]:g} ms</text>')
+    slo_y = y(slo["ttft_ms"], ttft_max) if slo_on_scale else TOP
+    if slo_on_scale:
+        out.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{slo_y:.1f}" y2="{slo_y:.1f}" stroke="{SLO}" '
+                   'stroke-dasharray="6,4"/>')
+    out.append(f'<text x="{LEFT + 4}" y="{slo_y - 4:.1f}" fill="{SLO}">SLO TTFT p95 {slo["ttft_ms"]:g} ms'
+               f'{"" if slo_on_scale else " (above this scale)"}</text>')
     for values, top, colour in ((tps, tps_max, THROUGHPUT), (ttft, ttft_max, TTFT)):
         pts = [(x(i), y(v, top)) for i, v in enumerate(values) if v is not None]
         if len(pts) > 1:

@@ -55,6 +55,11 @@ def summary_md(host: str, judged: dict[str, Any], *, slo: dict[str, Any], shape:
                      f"| {r['why'] or ''} |")
     lines += ["", "Preemption: " + (f"starts at max_num_seqs {judged['preemption_from']}"
                                     if judged["preemption_from"] else "none seen on this grid")]
+    peak = max((r for r in judged["rows"] if r["output_tokens_per_s"] is not None),
+               key=lambda r: r["output_tokens_per_s"], default=None)
+    if peak:
+        lines.append(f"Output throughput peaks at max_num_seqs {peak['concurrency']} "
+                     f"({peak['output_tokens_per_s']:.1f} tokens/s on this grid)")
     if judged["passes_above_a_miss"]:
         lines.append(f"Passes above the first miss (not recommended: noise or a warm cache): "
                      f"{judged['passes_above_a_miss']}")
@@ -95,7 +100,7 @@ def write(out_dir: str, *, host: str, points: list[dict[str, Any]], slo: dict[st
         with open(os.path.join(out_dir, "host_vars.yml"), "w", encoding="utf-8") as handle:
             handle.write(snippet_text)
     title = (f"{host}: {llm.get('name')}, {shape['input_len']} in / {shape['output_len']} out, "
-             f"{provenance.gpu_label(gpus)}")
+             f"GPU {provenance.gpu_label(gpus)}")
     with open(os.path.join(out_dir, "curve.svg"), "w", encoding="utf-8") as handle:
         handle.write(plot.svg(judged, slo, title))
     with open(os.path.join(out_dir, "summary.md"), "w", encoding="utf-8") as handle:
