@@ -48,7 +48,7 @@ GRID_TOP = 8
 TUNE = {
     "engine_tuner_min_seqs": 1, "engine_tuner_max_seqs": GRID_TOP, "engine_tuner_input_len": 1000,
     "engine_tuner_output_len": 32, "engine_tuner_prompts_per_seq": 3, "engine_tuner_min_prompts": 20,
-    "engine_tuner_warmups": 0, "engine_tuner_point_timeout": 300, "engine_tuner_guard_after": 900,
+    "engine_tuner_warmups": 4, "engine_tuner_point_timeout": 300, "engine_tuner_guard_after": 900,
     "engine_tuner_allow_serving": True, "engine_tuner_target_requests_per_s": 5,
     "verify_requests": 8, "verify_warmup": 1,
 }
