@@ -143,11 +143,13 @@ def test_measure_first_an_slo_nothing_reaches_is_not_binding(site, run_playbook)
 
 def threshold_between(rows: list[dict]) -> tuple[float, int]:
     """A TTFT threshold between two adjacent measured points: the pair with the widest ratio (least likely to
-    flip on noise), the geometric mean of their TTFT p95; the lower point is the expected answer."""
+    flip on noise), the geometric mean of their TTFT p95; the lower point is the expected answer. Pairs whose
+    lower point is above the grid's bottom come first, so the answer lies inside the grid, not at its end."""
     pairs = [(b["ttft_p95_ms"] / a["ttft_p95_ms"], a, b) for a, b in itertools.pairwise(rows)
              if a["ttft_p95_ms"] and b["ttft_p95_ms"] and b["ttft_p95_ms"] > a["ttft_p95_ms"]]
     assert pairs, f"TTFT does not grow with concurrency on this host: {rows}"
-    _ratio, low, high = max(pairs, key=lambda p: p[0])
+    inside = [p for p in pairs if p[1]["concurrency"] > rows[0]["concurrency"] and p[0] >= 1.5]
+    _ratio, low, high = max(inside or pairs, key=lambda p: p[0])
     return round(math.sqrt(low["ttft_p95_ms"] * high["ttft_p95_ms"]), 1), low["concurrency"]
 
 
