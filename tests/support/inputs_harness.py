@@ -26,6 +26,7 @@ TEMPLATED = {
     "open_webui_backend_kind": "vllm",
     "open_webui_backend_url": "http://127.0.0.1:8000",
     "verify_report_dir": str(REPO / "reports"),
+    "engine_tuner_report_dir": str(REPO / "reports"),
     "verify_webui_enabled": True,
     "preflight_roles_dir": str(ROLES),
     "preflight_models_dir": "/var/lib/qwen3-deploy/models",

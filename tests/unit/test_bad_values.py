@@ -203,6 +203,7 @@ ROLE_BAD_VALUES = {
     "preflight_kv_cache_policy": ("some", "one of"),
     "preflight_disk_check_enabled": ("never", "bool"),
     "preflight_models_dir": ("models", "absolute path"),
+    "preflight_tuned_for": ({"max_num_seqs": 0}, "max_num_seqs: must be an integer >= 1"),
     # service_release (set by the roles that call it)
     "service_release_unit": ("qwen3 vllm", "name.service"),
     "service_release_files": (["relative/file"], "absolute path"),
@@ -262,6 +263,29 @@ ROLE_BAD_VALUES = {
     "verify_fleet_bench_host": ("two hosts", "whitespace"),
     "verify_fleet_step_timeout": (1, "10..86400"),
     "verify_fleet_fail_on_errors": ("often", "bool"),
+    # engine_tuner (playbooks/tune.yml)
+    "engine_tuner_min_seqs": (3, "power of two"),
+    "engine_tuner_max_seqs": (0, "1..4096"),
+    "engine_tuner_input_len": (0, "1.."),
+    "engine_tuner_output_len": (4000, "exceed the profile's max_model_len"),
+    "engine_tuner_prompts_per_seq": (0, "1..1000"),
+    "engine_tuner_min_prompts": (0, "1..100000"),
+    "engine_tuner_warmups": (-1, "0..1000"),
+    "engine_tuner_seed": (-1, "0.."),
+    "engine_tuner_thresholds": ({"ttft_p95_ms": None}, "the tuner needs a TTFT p95 threshold"),
+    "engine_tuner_stop_at_first_miss": ("mostly", "bool"),
+    "engine_tuner_point_timeout": (1, "10..86400"),
+    "engine_tuner_guard_after": (100000, "60..86400"),
+    "engine_tuner_health_timeout": (1, "5..86400"),
+    "engine_tuner_allow_serving": ("if quiet", "bool"),
+    "engine_tuner_behind_router": ("perhaps", "bool"),
+    "engine_tuner_profile_overrides": ([1], "dict"),
+    "engine_tuner_target_requests_per_s": (-1, ">= 0"),
+    "engine_tuner_report_dir": ("reports", "absolute path"),
+    "engine_tuner_run_id": ("a/b", "directory name"),
+    "engine_tuner_state_dir": ("tune", "absolute path"),
+    "engine_tuner_release_state_dir": ("releases", "absolute path"),
+    "engine_tuner_nvidia_smi_command": ("nvidia-smi -q", "whitespace"),
 }
 
 # llm_profile_overrides field -> (bad value, text the error must contain)

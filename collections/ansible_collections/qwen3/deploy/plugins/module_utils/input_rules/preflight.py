@@ -1,6 +1,7 @@
 """Input rules of role preflight (see module_utils/inputs.py)."""
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
+from ansible_collections.qwen3.deploy.plugins.module_utils.tuning import provenance
 
 
 def _overhead(value, values, profile):
@@ -13,6 +14,10 @@ def _overhead(value, values, profile):
     return c.number_range(0, 64)(number, values, profile)
 
 
+def _tuned_for(value, _values, _profile):
+    return provenance.check_shape(value)
+
+
 RULES = {
     "preflight_validate_role_inputs": c.ok,
     "preflight_roles_dir": c.abs_path,
@@ -20,6 +25,7 @@ RULES = {
     "preflight_nvidia_smi_command": c.word,
     "preflight_vram_overhead_gib": _overhead,
     "preflight_kv_cache_policy": c.ok,
+    "preflight_tuned_for": _tuned_for,
     "preflight_disk_check_enabled": c.ok,
     "preflight_models_dir": c.abs_path,
 }
