@@ -10,9 +10,9 @@ description:
   - Runs C(pip wheel) (sdists are built into wheels, so targets build nothing) into I(dir)/.partial/I(venv), with
     the bundle's wheels as a find-links source, then moves new wheels to I(dir)/wheels and writes the exact
     resolution to I(dir)/pins/I(venv).txt (a pip constraints file).
-  - Resumable: wheels already in the bundle or left in the partial directory by an interrupted run are not
+  - Resumable. Wheels already in the bundle or left in the partial directory by an interrupted run are not
     fetched again. When the pins file has the same requirements and every wheel it names is present, nothing is
-    run at all (no index is asked): a second build fetches nothing.
+    run at all (no index is asked), so a second build fetches nothing.
 options:
   dir: {description: Bundle directory on the builder, type: path, required: true}
   venv: {description: Name of the venv (the pins file's name), type: str, required: true}
