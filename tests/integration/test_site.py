@@ -228,14 +228,16 @@ def test_a_users_playbook_from_the_installed_collection_converges_the_demo_host(
 # --- day two: monitoring on the demo host -------------------------------------------------------------------------
 
 MONITORING_PORTS = {9090: "Prometheus", 9093: "Alertmanager", 9094: "Alertmanager gossip (must be off)",
-                    9100: "node exporter", 9115: "blackbox exporter"}
+                    9100: "node exporter", 9113: "nginx exporter", 9115: "blackbox exporter", 8089: "nginx stub_status"}
 CANARY_INTERVAL = 30  # inventories/demo: monitoring_agent_canary_interval
 
 
 def test_day_two_runs_on_loopback_and_proves_its_pipeline(site):
     host, _ = site
     health = {(t["labels"]["job"], t["labels"]["host"]): t["health"] for t in mc.targets(host)}
-    assert health == {("qwen3-node", HOST): "up", ("qwen3-engine", HOST): "up", ("qwen3-webui", HOST): "up"}
+    assert health == {("qwen3-node", HOST): "up", ("qwen3-engine", HOST): "up", ("qwen3-webui", HOST): "up",
+                      ("qwen3-nginx", HOST): "up"}
+    assert [r["value"][1] for r in mc.query(host, 'nginx_up{job="qwen3-nginx"}')] == ["1"]
     assert [r["value"][1] for r in mc.query(host, 'probe_success{job="qwen3-webui"}')] == ["1"]
     ages = {r["metric"]["path"]: float(r["value"][1])
             for r in mc.query(host, "time() - qwen3_canary_last_run_timestamp_seconds")}
@@ -245,7 +247,8 @@ def test_day_two_runs_on_loopback_and_proves_its_pipeline(site):
     assert "Watchdog" in mc.names(mc.firing(host))
     listening = [line.split()[3] for line in hc.sh(host, "ss -Htln").stdout.splitlines()]
     ours = [address for address in listening if int(address.rsplit(":", 1)[1]) in MONITORING_PORTS]
-    assert sorted(ours) == ["127.0.0.1:9090", "127.0.0.1:9093", "127.0.0.1:9100", "127.0.0.1:9115"], listening
+    assert sorted(ours) == ["127.0.0.1:8089", "127.0.0.1:9090", "127.0.0.1:9093", "127.0.0.1:9100", "127.0.0.1:9113",
+                            "127.0.0.1:9115"], listening
     # The canary's chats never reach a user's list, and the canary account is not the admin.
     account = json.loads(hc.sh(host, "cat /etc/qwen3-deploy-canary/account.json").stdout)
     assert account["email"] != ADMIN_EMAIL

@@ -19,7 +19,8 @@ CATALOG = profiles.load_catalog(CATALOG_FILE)
 DEMO = profiles.resolve(CATALOG, "cpu-demo", {})
 THRESHOLDS = a.effective_thresholds(DEMO["thresholds"], {})
 SHAPE = {"engine": "vllm", "paths": ("engine", "webui", "webui-socket"), "canary_interval_s": 60, "router": True,
-         "gpu": True, "weights_mountpoint": "/", "min_free_gib": 20, "gpu_memory_utilization": 0.9}
+         "gpu": True, "weights_mountpoint": "/", "min_free_gib": 20, "gpu_memory_utilization": 0.9,
+         "nginx": True}
 ALL = a.alerts(THRESHOLDS, **SHAPE)
 
 H = 'host="h1"'
@@ -68,6 +69,8 @@ CASES = {
                         {"host": "h1", "path": "webui-socket"}),
     "ThinkingLeak": ([series(m.CANARY["thinking_leaks"], f'{H},path="webui"', "1x5")],
                      [series(m.CANARY["thinking_leaks"], f'{H},path="webui"', "0x5")], "1m", {"host": "h1", "path": "webui"}),
+    "ProxyDown": ([series("nginx_up", f'job="qwen3-nginx",{H}', "0x10")],
+                  [series("nginx_up", f'job="qwen3-nginx",{H}', "1x10")], "2m", {"job": "qwen3-nginx", "host": "h1"}),
     "WebUIDown": ([series("probe_success", f'job="qwen3-webui",{H}', "0x10")],
                   [series("probe_success", f'job="qwen3-webui",{H}', "1x10")], "2m", {"job": "qwen3-webui", "host": "h1"}),
     "RouterDown": ([series("up", f'job="qwen3-router",{H}', "0x10")], [series("up", f'job="qwen3-router",{H}', "1x10")],

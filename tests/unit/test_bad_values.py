@@ -55,6 +55,8 @@ ROLE_BAD_VALUES = {
     "monitoring_agent_gpu_metrics_enabled": ("maybe", "monitoring_agent_gpu_metrics_enabled"),
     "monitoring_agent_gpu_metrics_interval": (1, "5..3600"),
     "monitoring_agent_nvidia_smi": ("nvidia-smi", "absolute path"),
+    "monitoring_agent_nginx_exporter_port": (0, "monitoring_agent_nginx_exporter_port"),
+    "webui_proxy_status_port": (65536, "webui_proxy_status_port"),
     "monitoring_agent_pause_minutes": (0, "1..1440"),
     "monitoring_agent_pause_reason": ("two\nlines", "monitoring_agent_pause_reason"),
     # monitoring_server

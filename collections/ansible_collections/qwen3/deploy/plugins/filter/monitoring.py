@@ -61,7 +61,8 @@ def monitoring_rules(facts):
                 gpu=bool(agent.get("gpu")),
                 weights_mountpoint=agent.get("weights_mountpoint", ""),
                 min_free_gib=float(weights.get("min_free_gib", 0) or 0),
-                gpu_memory_utilization=float(agent.get("gpu_memory_utilization", 0.9))):
+                gpu_memory_utilization=float(agent.get("gpu_memory_utilization", 0.9)),
+                nginx=bool(agent.get("nginx_exporter_url"))):
             if alert.name in seen and seen[alert.name] != alert:
                 raise AnsibleFilterError(f"alert {alert.name} differs between the hosts one Prometheus watches: "
                                          "give them the same profile and thresholds, or one llm_monitoring host each")

@@ -34,6 +34,7 @@ RULES = {
     "monitoring_agent_gpu_metrics_enabled": c.ok,
     "monitoring_agent_gpu_metrics_interval": c.int_range(5, 3600),
     "monitoring_agent_nvidia_smi": c.abs_path,
+    "monitoring_agent_nginx_exporter_port": c.port,
     "monitoring_agent_pause_minutes": c.int_range(1, 1440),
     "monitoring_agent_pause_reason": c.text_line,
 }

@@ -40,6 +40,7 @@ def _size(value, _values, _profile):
 
 RULES = {
     "webui_proxy_enabled": c.ok,
+    "webui_proxy_status_port": c.port,
     "webui_proxy_host": c.bind_address,
     "webui_proxy_port": c.port,
     "webui_proxy_server_name": _server_name,

@@ -19,7 +19,7 @@ KV_CACHE_ALERT_RATIO = 0.9
 KV_CACHE_ALERT_FOR = "10m"
 # Scrape jobs (module_utils/monitoring/targets.py names them in the Prometheus configuration).
 JOBS = {"engine": "qwen3-engine", "ollama": "qwen3-ollama", "webui": "qwen3-webui", "router": "qwen3-router",
-        "node": "qwen3-node"}
+        "node": "qwen3-node", "nginx": "qwen3-nginx"}
 CANARY_PATHS = ("engine", "webui", "webui-socket")  # host tool canary; a router host measures it as "engine"
 
 
@@ -152,8 +152,11 @@ def _canary_alerts(thresholds: dict, paths: list[str], interval_s: int) -> list[
     return out
 
 
-def _webui_alerts() -> list[Alert]:
-    return [Alert("WebUIDown", f'probe_success{{job="{JOBS["webui"]}"}} == 0', "1m", "critical",
+def _webui_alerts(nginx: bool) -> list[Alert]:
+    proxy = [Alert("ProxyDown", f'{m.NGINX["up"]}{{job="{JOBS["nginx"]}"}} == 0', "1m", "critical",
+                   "nginx in front of Open WebUI on {{ $labels.host }} does not answer its status page",
+                   "systemctl status nginx; nginx -t; rerun site.yml", "-", "webui")] if nginx else []
+    return [*proxy, Alert("WebUIDown", f'probe_success{{job="{JOBS["webui"]}"}} == 0', "1m", "critical",
                   "Open WebUI on {{ $labels.host }} does not answer /health",
                   "systemctl status qwen3-open-webui; journalctl -u qwen3-open-webui -n 100; rerun site.yml",
                   "-", "webui")]
@@ -205,7 +208,7 @@ def _gpu_alerts(gpu_memory_utilization: float) -> list[Alert]:
 
 def alerts(thresholds: dict, *, engine: str = "vllm", paths=("engine", "webui", "webui-socket"),
            canary_interval_s: int = 60, router: bool = False, gpu: bool = False, weights_mountpoint: str = "",
-           min_free_gib: float = 0, gpu_memory_utilization: float = 0.9) -> list[Alert]:
+           min_free_gib: float = 0, gpu_memory_utilization: float = 0.9, nginx: bool = False) -> list[Alert]:
     """Every alert for one deployment shape, from the thresholds verification gates on."""
     if not isinstance(canary_interval_s, int) or canary_interval_s < 10:
         raise MonitoringError(f"canary interval must be an integer >= 10 s, got {canary_interval_s!r}")
@@ -216,7 +219,7 @@ def alerts(thresholds: dict, *, engine: str = "vllm", paths=("engine", "webui", 
                  "if it stops arriving, the monitoring pipeline itself is broken", "-", "pipeline")]
     out += _engine_alerts(thresholds, engine)
     if any(path.startswith("webui") for path in paths):
-        out += _webui_alerts()
+        out += _webui_alerts(nginx)
     out += _canary_alerts(thresholds, list(paths), canary_interval_s)
     if router:
         out += _router_alerts()

@@ -46,3 +46,6 @@ GPU = {
 
 # Node exporter 1.5.0 (Debian 12).
 NODE = {"fs_avail": "node_filesystem_avail_bytes"}
+
+# nginx-prometheus-exporter 0.11.0 (Debian 12), from its README's metric table.
+NGINX = {"up": "nginx_up"}

@@ -71,6 +71,10 @@ def expected_targets(monitor: str, hosts: dict) -> list[dict]:
             out.append({"job": JOBS["node"], "host": name, "kind": "scrape",
                         "url": _reachable(agent["node_exporter_url"], agent.get("node_exporter_host", ""), address,
                                           local) + "/metrics"})
+        if agent.get("nginx_exporter_url"):
+            out.append({"job": JOBS["nginx"], "host": name, "kind": "scrape",
+                        "url": _reachable(agent["nginx_exporter_url"], agent.get("node_exporter_host", ""), address,
+                                          local) + "/metrics"})
         engine = facts.get("engine") or {}
         if engine.get("engine") == "vllm":
             out.append({"job": JOBS["engine"], "host": name, "kind": "scrape",
