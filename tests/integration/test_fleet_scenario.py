@@ -122,6 +122,9 @@ def fleet(testhosts):
         # Four hosts, three vLLM engines and the load share this machine's 2 cores (the profile's 500 ms assumes
         # one engine per machine): the TTFT limit is raised for this test only; every other threshold stays.
         handle.write("verify_thresholds: {ttft_p95_ms: 5000}\n")
+        # For the same reason the client's TTFT holds seconds of CPU starvation that vLLM's own histogram never sees:
+        # Prometheus-vs-probe agreement is checked on the demo host (test_site.py), not on this overloaded fleet.
+        handle.write("monitoring_server_verify_requests: 0\n")
     subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3"),
                     "--quiet"], check=True, timeout=300)
     record("hosts_ready_s", round(time.monotonic() - started, 1))

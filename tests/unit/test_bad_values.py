@@ -75,7 +75,7 @@ ROLE_BAD_VALUES = {
     "monitoring_server_group_wait": (9999, "0..600"),
     "monitoring_server_repeat_interval": ("4 hours", "Prometheus duration"),
     "monitoring_server_export_dir": ("etc/prometheus", "absolute path"),
-    "monitoring_server_verify_requests": (0, "1..200"),
+    "monitoring_server_verify_requests": (-1, "0..200"),
     # model_weights
     "model_weights_dir": ("models", "absolute path"),
     "model_weights_owner": ("Root User", "system user"),
