@@ -43,6 +43,7 @@ SDK (``support.testhosts.Docker``), not the docker CLI.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,6 +169,26 @@ def testhosts():
     if not _keep():
         for group in groups.values():
             group.destroy()
+
+
+@pytest.fixture(scope="session")
+def demo_site(testhosts):
+    """Factory ``demo_site(prefix) -> (BootedHost, inventory dir)``: one booted host in group llm_servers and an
+    inventory directory (``.testhosts/inventory-<prefix>.d``) that reuses inventories/demo's group_vars, with the
+    tiny model built (the demo inventory pre-stages it from .cache/tiny-qwen3)."""
+
+    def make(prefix: str) -> tuple[BootedHost, Path]:
+        group = testhosts(prefix, 1, group="llm_servers")
+        inventory_dir = th.REPO_ROOT / ".testhosts" / f"inventory-{prefix}.d"
+        shutil.rmtree(inventory_dir, ignore_errors=True)
+        inventory_dir.mkdir(parents=True)
+        shutil.copy(group.inventory, inventory_dir / "hosts.yml")
+        (inventory_dir / "group_vars").symlink_to(th.REPO_ROOT / "inventories" / "demo" / "group_vars")
+        subprocess.run([str(th.REPO_ROOT / "scripts" / "make-tiny-model"), "--out",
+                        str(th.REPO_ROOT / ".cache" / "tiny-qwen3")], check=True)
+        return group.hosts[0], inventory_dir
+
+    return make
 
 
 @pytest.fixture(scope="session")

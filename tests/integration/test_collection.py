@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -41,23 +39,17 @@ def record(name: str, seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def user(testhosts, tmp_path_factory):
+def user(demo_site, tmp_path_factory):
     """A fresh demo host, the collection installed from its tarball into a fresh directory, and the user's directory
     holding their playbook; the inventory reuses the demo inventory's group_vars (as test_site.py's ``site``)."""
     started = time.monotonic()
-    group = testhosts("coll", 1, group="llm_servers")
-    inventory = REPO / ".testhosts" / "inventory-coll.d"
-    shutil.rmtree(inventory, ignore_errors=True)
-    inventory.mkdir(parents=True)
-    shutil.copy(group.inventory, inventory / "hosts.yml")
-    (inventory / "group_vars").symlink_to(REPO / "inventories" / "demo" / "group_vars")
-    subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3")], check=True)
+    host, inventory = demo_site("coll")
     workdir = tmp_path_factory.mktemp("user")
     built = coll.build(tmp_path_factory.mktemp("build"))
     fresh = coll.install(built.tarball, workdir / "collections", cwd=workdir)
     (workdir / "play.yml").write_text(coll.USER_PLAYBOOK)
     record("host, tiny model, build and install", time.monotonic() - started)
-    return group.hosts[0], inventory, fresh, workdir
+    return host, inventory, fresh, workdir
 
 
 def playbook(user, target: str, extra_vars: dict | None = None) -> PlaybookResult:

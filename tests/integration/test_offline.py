@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -46,15 +45,8 @@ def record(name: str, seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def offline(testhosts):
-    group = testhosts("offline", 1, group="llm_servers")
-    inventory_dir = REPO / ".testhosts" / "inventory-offline.d"
-    shutil.rmtree(inventory_dir, ignore_errors=True)
-    inventory_dir.mkdir(parents=True)
-    shutil.copy(group.inventory, inventory_dir / "hosts.yml")
-    (inventory_dir / "group_vars").symlink_to(REPO / "inventories" / "demo" / "group_vars")
-    subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3")], check=True)
-    return group.hosts[0], inventory_dir
+def offline(demo_site):
+    return demo_site("offline")
 
 
 def manifest() -> dict:

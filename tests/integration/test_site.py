@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -53,16 +52,9 @@ def record(name: str, seconds: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(testhosts):
+def site(demo_site):
     """The e2e host with an inventory directory that reuses the demo inventory's group_vars."""
-    group = testhosts("e2e", 1, group="llm_servers")
-    inventory_dir = REPO / ".testhosts" / "inventory-e2e.d"
-    shutil.rmtree(inventory_dir, ignore_errors=True)
-    inventory_dir.mkdir(parents=True)
-    shutil.copy(group.inventory, inventory_dir / "hosts.yml")
-    (inventory_dir / "group_vars").symlink_to(REPO / "inventories" / "demo" / "group_vars")
-    subprocess.run([str(REPO / "scripts" / "make-tiny-model"), "--out", str(REPO / ".cache" / "tiny-qwen3")], check=True)
-    return group.hosts[0], inventory_dir
+    return demo_site("e2e")
 
 
 @pytest.fixture(scope="module")
