@@ -27,7 +27,9 @@ def fingerprint(host) -> str:
     (a write changes the time), and the content of every file under /etc. Hashing the content of the engine and
     Open WebUI venvs and the weights (GiBs) took over 4 minutes per call on a deployed host."""
     dirs = " ".join(FINGERPRINT_DIRS)
+    # Open WebUI's database is its users' data, not a deploy's: the canary (a user) writes it every run.
     cmd = (f"{{ for d in {dirs}; do [ -d $d ] && find $d -xdev \\( -type f -o -type l \\) "
+           "-not -path '*/open-webui/webui.db*' "
            "-printf '%p %m %U:%G %s %T@ %l\\n' 2>/dev/null; done; "
            "find /etc -xdev -type f -print0 2>/dev/null | xargs -0 -r sha256sum 2>/dev/null; } | sort | sha256sum")
     return sh(host, cmd, timeout=300).stdout.split()[0]
