@@ -13,17 +13,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.qwen3.deploy.plugins.module_utils import fleet
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
-    return value
+from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 
 def _host(hostvars, host: str, name: str, default=None):
