@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from support import collection as coll
 from support import host_checks as hc
+from support import timings
 from support.testhosts.playbook import PlaybookResult, parse_play_recap
 
 # A fresh host costs 10-18 minutes of CI: opt-in (QWEN3_COLLECTION_TESTS=1). Every CI run checks the installed
@@ -29,13 +30,7 @@ HOST = "coll-1"
 UNITS = ("qwen3-vllm.service", "qwen3-open-webui.service")
 # Fewer measured requests than the demo's 20 (as tests/integration/test_site.py's second run).
 FAST_VERIFY = {"verify_requests": 8, "verify_warmup": 1}
-TIMINGS: dict[str, float] = {}
-
-
-def record(name: str, seconds: float) -> None:
-    TIMINGS[name] = round(seconds, 1)
-    (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports" / "collection-timings.json").write_text(json.dumps(TIMINGS, indent=1))
+record = timings.recorder("collection-timings.json")
 
 
 @pytest.fixture(scope="module")

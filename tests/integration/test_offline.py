@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from support import host_checks as hc
-from support import offline_net
+from support import offline_net, timings
 from support.testhosts.common import BUILD_CACHE
 
 # About 28 minutes on this machine (a bundle build, an offline deploy, a rollback and a profile switch): opt-in like the
@@ -35,13 +35,7 @@ BUNDLE = BUILD_CACHE / "offline-bundle"
 HOST_BUNDLE = "/srv/qwen3-bundle"
 # The demo inventory in offline mode. /opt/wheels is bind-mounted into every test host: the bundle must not need it.
 OFFLINE = {"offline_bundle_dir": HOST_BUNDLE, "host_base_pip_find_links": [], "verify_requests": 8, "verify_warmup": 1}
-TIMINGS: dict[str, float] = {}
-
-
-def record(name: str, seconds: float) -> None:
-    TIMINGS[name] = round(seconds, 1)
-    (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports" / "offline-timings.json").write_text(json.dumps(TIMINGS, indent=1))
+record = timings.recorder("offline-timings.json")
 
 
 @pytest.fixture(scope="module")

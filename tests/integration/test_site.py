@@ -25,7 +25,7 @@ import pytest
 import requests
 from ansible_collections.qwen3.deploy.plugins.module_utils import browser_tunnel as bt
 from ansible_collections.qwen3.deploy.plugins.module_utils.verify_thresholds import chunk_band, round_half_up
-from support import browser_checks, ollama_thinking, secret_table
+from support import browser_checks, ollama_thinking, secret_table, timings
 from support import collection as coll
 from support import host_checks as hc
 from support import monitoring_checks as mc
@@ -42,13 +42,7 @@ ADMIN_EMAIL = "admin@example.com"
 GENERATED_KEY = "open_webui_secret_key"
 # Fewer measured requests than the demo's 20: the e2e test verifies many times.
 FAST_VERIFY = {"verify_requests": 8, "verify_warmup": 1}
-TIMINGS: dict[str, float] = {}
-
-
-def record(name: str, seconds: float) -> None:
-    TIMINGS[name] = round(seconds, 1)
-    (REPO / "reports").mkdir(exist_ok=True)
-    (REPO / "reports" / "e2e-timings.json").write_text(json.dumps(TIMINGS, indent=1))
+record = timings.recorder("e2e-timings.json")
 
 
 @pytest.fixture(scope="module")
