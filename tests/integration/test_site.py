@@ -196,7 +196,7 @@ def test_a_users_playbook_from_the_installed_collection_converges_the_demo_host(
     """README "Use the roles from your own playbooks": the collection built from this repository and installed from
     its tarball into a fresh directory; the user's three-line playbook, run from the user's own directory (this
     repository's ansible.cfg does not apply), converges the demo host site.yml deployed: nothing to change.
-    (A fresh host from the collection alone: tests/integration/test_collection.py, opt-in.)"""
+    (A fresh host from the collection alone: tests/integration/test_collection_fresh_host.py, opt-in.)"""
     _, inventory = site
     started = time.monotonic()
     workdir = tmp_path / "user"

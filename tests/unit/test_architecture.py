@@ -69,6 +69,16 @@ def test_no_sys_path_tricks_in_product_python_or_scripts():
     assert not offenders, offenders
 
 
+def test_test_modules_have_unique_basenames():
+    """pytest imports test modules by basename (rootdir mode, no packages): two files of one name stop the whole
+    collection, as CI found for tests/unit/test_collection.py and tests/integration/test_collection.py."""
+    seen: dict[str, list[str]] = {}
+    for path in (REPO / "tests").rglob("test_*.py"):
+        if "node_modules" not in path.parts:
+            seen.setdefault(path.name, []).append(str(path.relative_to(REPO)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
+
+
 def _spec_options(role: Path) -> dict:
     spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
     options = {}

@@ -2,7 +2,7 @@
 playbooks, plugins and what the roles read (templates/, hosttools/), never tests; installed from the file into a
 fresh directory, a user's playbook calling our roles by full name and ``qwen3.deploy.site`` pass the syntax check
 from a directory of the user's; ansible-lint (production profile, galaxy rule) is clean on the staged collection.
-The deploy itself: tests/integration/test_collection.py.
+The deploy itself: tests/integration/test_collection_fresh_host.py.
 """
 
 from __future__ import annotations
