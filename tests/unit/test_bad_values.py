@@ -61,11 +61,17 @@ ROLE_BAD_VALUES = {
     "monitoring_agent_pause_reason": ("two\nlines", "monitoring_agent_pause_reason"),
     # monitoring_server
     "monitoring_server_enabled": ("perhaps", "monitoring_server_enabled"),
-    "monitoring_server_prometheus_host": ("0.0.0.0", "must be a loopback address"),
+    "monitoring_server_prometheus_host": ("prometheus.example", "beyond loopback it must be an IP address"),
     "monitoring_server_prometheus_port": (0, "monitoring_server_prometheus_port"),
-    "monitoring_server_alertmanager_host": ("10.0.0.1", "must be a loopback address"),
+    "monitoring_server_alertmanager_host": ("10.0.0.1:9093", "is not an IP address or host name"),
     "monitoring_server_alertmanager_port": (99999, "monitoring_server_alertmanager_port"),
     "monitoring_server_blackbox_port": (-1, "monitoring_server_blackbox_port"),
+    "monitoring_server_web_user": ("ops:admin", "user name of letters"),
+    "monitoring_server_web_password": ("short", "at least 12 characters"),
+    "monitoring_server_tls_cert_src": ("certs/prometheus.pem", "absolute path"),
+    "monitoring_server_tls_key_src": ("/nonexistent/prometheus.key", "not a file"),
+    "monitoring_server_generated_cert_days": (0, "1..3650"),
+    "monitoring_server_allowed_sources": (["monitoring.example"], "is not an IP address or network"),
     "monitoring_server_scrape_interval": (1, "5..300"),
     "monitoring_server_retention_time": ("15 days", "Prometheus duration"),
     "monitoring_server_retention_size": ("5 gigabytes", "size such as 5GB"),
@@ -406,6 +412,9 @@ MORE_BAD_VALUES = [
     ("llm_router_extra_args", {"log-level": "info\n"}, "log-level: the value may not contain a newline"),
     ("model_weights_dir", "/srv/my models", "absolute path"),
     ("webui_proxy_tls_cert_src", __file__, "must be set together with webui_proxy_tls_key_src"),
+    ("monitoring_server_prometheus_host", "0.0.0.0",
+     "needs monitoring_server_web_password and monitoring_server_allowed_sources"),
+    ("monitoring_server_web_password", "x" * 73, "at most 72 bytes"),
 ]
 
 

@@ -34,6 +34,21 @@ def test_the_check_fails_when_a_no_log_is_removed(tmp_path):
     assert any("Write the API key file" in line and "vllm_service_api_key" in line for line in found), found
 
 
+def test_only_uris_own_no_log_option_is_exempt(tmp_path):
+    """uri keeps url_password out of logs itself (url_argument_spec, no_log=True); the same secret in url_username
+    is a leak the check must still name."""
+    roles = tmp_path / "roles"
+    shutil.copytree(REPO / "roles", roles)
+    tasks = roles / "monitoring_server" / "tasks" / "verify.yml"
+    text = tasks.read_text()
+    marker = 'url_username: "{{ __monitoring_server_client.url_username | default(omit) }}"'
+    assert marker in text
+    assert h.secret_tasks_without_no_log(roles) == []
+    tasks.write_text(text.replace(marker, 'url_username: "{{ monitoring_server_web_password }}"', 1))
+    found = h.secret_tasks_without_no_log(roles)
+    assert any("monitoring_server_web_password" in line for line in found), found
+
+
 def _watch(tmp_path, secret: str, *, argv: list[str], env: dict | None = None) -> list[str]:
     secrets = tmp_path / "secrets"
     secrets.write_text(secret + "\n")

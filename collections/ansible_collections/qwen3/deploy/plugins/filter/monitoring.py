@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring import agreement, alertmanager, alerts, targets
+from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring import (
+    agreement,
+    alertmanager,
+    alerts,
+    targets,
+    web,
+)
 from ansible_collections.qwen3.deploy.plugins.module_utils.plain import plain as _plain
 
 
@@ -114,4 +120,12 @@ class FilterModule:
             "alertmanager_config": _wrap(alertmanager.config),
             "alertmanager_silence": _wrap(alertmanager.silence),
             "alertmanager_rollout_stopped": _wrap(alertmanager.rollout_stopped),
+            "monitoring_web_opened": lambda binds: web.opened(*_plain(binds)),
+            "monitoring_listen": _wrap(web.listen),
+            "monitoring_opened_listeners": _wrap(web.opened_listeners),
+            "monitoring_client_url": _wrap(web.client_url),
+            "monitoring_certificate_names": _wrap(web.certificate_names),
+            "monitoring_web_config": _wrap(web.web_config),
+            "htpasswd_hash": _wrap(web.htpasswd_hash),
+            "monitoring_alertmanager_client": _wrap(web.alertmanager_client),
         }

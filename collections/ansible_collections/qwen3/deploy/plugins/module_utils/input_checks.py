@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -241,4 +242,30 @@ def mapping_of_scalars(value, _values, _profile):
     for key, item in value.items():
         if isinstance(item, (dict, list)) or (isinstance(item, str) and "\n" in item):
             return f"{key}: must be a one-line scalar"
+    return None
+
+
+def pem_src(pair: str) -> Checker:
+    """One half of an operator's certificate/key pair on the controller; both empty: a self-signed one is made."""
+
+    def check(value, values, _profile):
+        if value in ("", None):
+            return None  # a pair with one half set is reported under the half the user wrote
+        if not isinstance(value, str) or not os.path.isabs(value):
+            return "must be an absolute path on the controller (or empty to generate a self-signed certificate)"
+        if not os.path.isfile(value):
+            return f"{value} is not a file on the controller"
+        if values.get(pair) in ("", None):
+            return f"must be set together with {pair}, which is empty"
+        return None
+
+    return check
+
+
+def ip_network(value, _values, _profile):
+    """A literal address or network for an nftables set: nft would try DNS for a name (which can change)."""
+    try:
+        ipaddress.ip_network(str(value).split("%", 1)[0], strict=False)
+    except ValueError:
+        return f"{value!r} is not an IP address or network (no host names)"
     return None

@@ -1,13 +1,16 @@
 """Input rules of role monitoring_server (see module_utils/inputs.py)."""
 
+import ipaddress
 import re
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
+from ansible_collections.qwen3.deploy.plugins.module_utils.monitoring import web
 
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")  # Prometheus' duration (model.ParseDuration), one unit
 _SIZE = re.compile(r"^[0-9]+(B|KB|MB|GB|TB|PB|EB)$")  # --storage.tsdb.retention.size (units.Base2Bytes)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOOPBACK = web.LOOPBACK
+MAX_PASSWORD_BYTES = 72  # bcrypt (hosttools web_password)
 
 
 def _duration(value, _values, _profile):
@@ -22,15 +25,48 @@ def _size(value, _values, _profile):
     return None
 
 
-def _loopback_only(value, values, profile):
+def _bind(value, values, profile):
+    """Loopback, or an IP literal once opened: the generated certificate and the nftables set need the address."""
     message = c.bind_address(value, values, profile)
     if message:
         return message
     if value not in LOOPBACK:
-        # Opening Prometheus or Alertmanager needs TLS and basic auth in front (web.config.file): not built yet.
-        return ("must be a loopback address: this release serves Prometheus and Alertmanager on loopback only "
-                "(reach them through SSH port forwarding)")
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return f"{value!r}: beyond loopback it must be an IP address (0.0.0.0, :: or one of the host's), not a name"
     return None
+
+
+def _user(value, _values, _profile):
+    if not isinstance(value, str) or not _NAME.match(value) or ":" in value:
+        return "must be a user name of letters, digits, '.', '_' or '-'"
+    return None
+
+
+def _password(value, values, profile):
+    message = c.secret(12, required=False)(value, values, profile)
+    if message:
+        return message
+    if isinstance(value, str) and len(value.encode()) > MAX_PASSWORD_BYTES:
+        return f"may be at most {MAX_PASSWORD_BYTES} bytes (bcrypt reads no more)"
+    return None
+
+
+def _opened(values, _profile):
+    """Opening either daemon needs the password and the admitted sources (TLS comes generated if not given)."""
+    binds = [values.get("monitoring_server_prometheus_host"), values.get("monitoring_server_alertmanager_host")]
+    if not values.get("monitoring_server_enabled", True) or not web.opened(*[b for b in binds if b]):
+        return []
+    opened_by = next(name for name in ("monitoring_server_prometheus_host", "monitoring_server_alertmanager_host")
+                     if values.get(name) not in LOOPBACK)
+    # Reported under the address the user opened (the missing values are what that choice asks for).
+    missing = [name for name in ("monitoring_server_web_password", "monitoring_server_allowed_sources")
+               if values.get(name) in ("", None, [])]
+    if missing:
+        return [f"{opened_by}: opening Prometheus/Alertmanager beyond loopback needs {' and '.join(missing)} "
+                "(TLS and basic auth with the vault password; nftables admits only those sources)"]
+    return []
 
 
 def _receivers(value, _values, _profile):
@@ -62,11 +98,17 @@ def _watchdog(value, values, _profile):
 
 RULES = {
     "monitoring_server_enabled": c.ok,
-    "monitoring_server_prometheus_host": _loopback_only,
+    "monitoring_server_prometheus_host": _bind,
     "monitoring_server_prometheus_port": c.port,
-    "monitoring_server_alertmanager_host": _loopback_only,
+    "monitoring_server_alertmanager_host": _bind,
     "monitoring_server_alertmanager_port": c.port,
     "monitoring_server_blackbox_port": c.port,
+    "monitoring_server_web_user": _user,
+    "monitoring_server_web_password": _password,
+    "monitoring_server_tls_cert_src": c.pem_src("monitoring_server_tls_key_src"),
+    "monitoring_server_tls_key_src": c.pem_src("monitoring_server_tls_cert_src"),
+    "monitoring_server_generated_cert_days": c.int_range(1, 3650),
+    "monitoring_server_allowed_sources": c.each(c.ip_network, kind="address"),
     "monitoring_server_scrape_interval": c.int_range(5, 300),
     "monitoring_server_retention_time": _duration,
     "monitoring_server_retention_size": _size,
@@ -77,3 +119,4 @@ RULES = {
     "monitoring_server_export_dir": c.abs_path,
     "monitoring_server_verify_requests": c.int_range(0, 200),
 }
+CHECKS = [_opened]

@@ -1,6 +1,5 @@
 """Input rules of role webui_proxy (see module_utils/inputs.py)."""
 
-import os
 import re
 
 from ansible_collections.qwen3.deploy.plugins.module_utils import input_checks as c
@@ -18,20 +17,6 @@ def _server_name(value, _values, _profile):
     return None
 
 
-def _pem_src(pair):
-    def check(value, values, _profile):
-        if value in ("", None):
-            return None  # a pair with one half set is reported under the half the user wrote
-        if not isinstance(value, str) or not os.path.isabs(value):
-            return "must be an absolute path on the controller (or empty to generate a self-signed certificate)"
-        if not os.path.isfile(value):
-            return f"{value} is not a file on the controller"
-        if values.get(pair) in ("", None):
-            return f"must be set together with {pair}, which is empty"
-        return None
-    return check
-
-
 def _size(value, _values, _profile):
     if not isinstance(value, str) or not _SIZE.match(value):
         return "must be an nginx size such as 100m, 512k or 1g"
@@ -44,8 +29,8 @@ RULES = {
     "webui_proxy_host": c.bind_address,
     "webui_proxy_port": c.port,
     "webui_proxy_server_name": _server_name,
-    "webui_proxy_tls_cert_src": _pem_src("webui_proxy_tls_key_src"),
-    "webui_proxy_tls_key_src": _pem_src("webui_proxy_tls_cert_src"),
+    "webui_proxy_tls_cert_src": c.pem_src("webui_proxy_tls_key_src"),
+    "webui_proxy_tls_key_src": c.pem_src("webui_proxy_tls_cert_src"),
     "webui_proxy_generated_cert_days": c.int_range(1, 3650),
     "webui_proxy_read_timeout": c.int_range(60, 86400),
     "webui_proxy_client_max_body_size": _size,

@@ -112,8 +112,10 @@ def _static(target: dict) -> dict:
 
 
 def prometheus_config(targets: list[dict], *, scrape_interval_s: int, alertmanager: str, rules_files: list[str],
-                      blackbox: str = "", router_workers: dict | None = None) -> dict:
-    """The Prometheus configuration: one job per kind, each target labelled ``host``."""
+                      blackbox: str = "", router_workers: dict | None = None,
+                      alertmanager_client: dict | None = None) -> dict:
+    """The Prometheus configuration: one job per kind, each target labelled ``host``; ``alertmanager_client``
+    (module_utils/monitoring/web.alertmanager_client) when Alertmanager sits behind TLS and basic auth."""
     if scrape_interval_s < 5:
         raise MonitoringError(f"scrape interval must be >= 5 s, got {scrape_interval_s}")
     interval = f"{scrape_interval_s}s"
@@ -141,7 +143,8 @@ def prometheus_config(targets: list[dict], *, scrape_interval_s: int, alertmanag
             job["static_configs"].append({"targets": [target["url"]], "labels": {"host": target["host"]}})
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
+        "alerting": {"alertmanagers": [
+            {**(alertmanager_client or {}), "static_configs": [{"targets": [alertmanager]}]}]},
         "rule_files": list(rules_files),
         "scrape_configs": [jobs[name] for name in sorted(jobs)],
     }
