@@ -105,3 +105,17 @@ def test_our_own_listeners_and_udp_are_not_foreign():
     assert ports.foreign_holders(plan(), [udp], UNITS) == []
     elsewhere = {**SSHD, "address": "10.0.0.5", "port": 8000}
     assert ports.foreign_holders(plan(), [elsewhere], UNITS) == []
+
+
+def test_prometheus_and_alertmanager_are_planned_only_on_the_monitoring_host():
+    """A fleet engine (kind server alone) is not refused for a port Prometheus would take: ours never runs there."""
+    monitoring = {"monitoring_agent_node_exporter_host": "127.0.0.1", "monitoring_agent_node_exporter_port": 9100,
+                  "monitoring_server_prometheus_host": "127.0.0.1", "monitoring_server_prometheus_port": 9090,
+                  "monitoring_server_alertmanager_host": "127.0.0.1", "monitoring_server_alertmanager_port": 9093,
+                  "monitoring_server_blackbox_port": 9115}
+    engine_only = {b["option"] for b in plan(kinds=("server",), **monitoring)}
+    assert not {"monitoring_server_prometheus_port", "monitoring_server_alertmanager_port"} & engine_only
+    assert "monitoring_agent_node_exporter_port" in engine_only
+    single_host = {b["option"] for b in plan(kinds=("server", "monitoring"), **monitoring)}
+    assert {"monitoring_server_prometheus_port", "monitoring_server_alertmanager_port",
+            "monitoring_server_blackbox_port"} <= single_host

@@ -18,10 +18,12 @@ from ansible_collections.qwen3.deploy.plugins.module_utils import listeners
 
 # What runs where: an engine host runs its profile's engine, and Open WebUI (+ nginx) unless switched off; a router
 # host runs the router, and Open WebUI (+ nginx) in front of it.
-# Monitoring: node exporter on every host; Prometheus, Alertmanager and the blackbox exporter where the monitoring
-# server runs (a single host's engine host, a fleet's router host), checked on both kinds of host.
-SERVICES_OF = {"server": ("engine", "open_webui", "webui_proxy", "monitoring_agent", "monitoring_server"),
-               "router": ("router", "open_webui", "webui_proxy", "monitoring_agent", "monitoring_server")}
+# Monitoring: node exporter on every host; Prometheus, Alertmanager and the blackbox exporter only on the monitoring
+# host (kind "monitoring": llm_monitoring, else a fleet's first router, else each engine host), so a fleet engine
+# with something of the operator's on 9090 is not refused for a Prometheus that will never run there.
+SERVICES_OF = {"server": ("engine", "open_webui", "webui_proxy", "monitoring_agent"),
+               "router": ("router", "open_webui", "webui_proxy", "monitoring_agent"),
+               "monitoring": ("monitoring_server",)}
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def bindings(values: dict, *, engine: str, kinds: list[str]) -> list[dict]:
     """What will listen on one host: ``[{option, address_option, address, port, unit, service}]``.
 
     ``values`` holds the variables of ``option_names()`` as the host resolves them; ``engine`` is the profile's
-    (vllm, ollama); ``kinds`` says what the host is (server, router). Values that fail their own input rules are
+    (vllm, ollama); ``kinds`` says what the host is (server, router, monitoring). Values that fail their own input rules are
     left out: preflight reports those under their own names.
     """
     wanted = {service for kind in kinds for service in SERVICES_OF[kind]}
