@@ -59,6 +59,7 @@ ROLE_BAD_VALUES = {
     "webui_proxy_status_port": (65536, "webui_proxy_status_port"),
     "monitoring_agent_pause_minutes": (0, "1..1440"),
     "monitoring_agent_pause_reason": ("two\nlines", "monitoring_agent_pause_reason"),
+    "monitoring_agent_pause_alert": ("Canary Stale", "alert name such as CanaryStale"),
     # monitoring_server
     "monitoring_server_enabled": ("perhaps", "monitoring_server_enabled"),
     "monitoring_server_prometheus_host": ("prometheus.example", "beyond loopback it must be an IP address"),

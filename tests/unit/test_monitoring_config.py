@@ -116,6 +116,14 @@ def test_a_silence_matches_the_host_for_a_bounded_time_and_rollout_stopped_names
         alertmanager.silence("gpu-1.*", 60, "x")
 
 
+def test_verification_silences_only_canary_stale_of_the_host_it_measures():
+    body = alertmanager.silence("gpu-1", 3600, "playbooks/verify.yml measures this host", alertname="CanaryStale")
+    assert body["matchers"] == [{"name": "host", "value": "gpu-1", "isRegex": False, "isEqual": True},
+                                {"name": "alertname", "value": "CanaryStale", "isRegex": False, "isEqual": True}]
+    with pytest.raises(MonitoringError):
+        alertmanager.silence("gpu-1", 60, "x", alertname="Canary.*")
+
+
 BUCKETS = {"0.001": 0, "0.005": 0, "0.01": 7, "0.02": 9, "0.04": 9, "+Inf": 9}
 
 

@@ -111,7 +111,8 @@ def bindings(values: dict, *, engine: str, kinds: list[str]) -> list[dict]:
     """What will listen on one host: ``[{option, address_option, address, port, unit, service}]``.
 
     ``values`` holds the variables of ``option_names()`` as the host resolves them; ``engine`` is the profile's
-    (vllm, ollama); ``kinds`` says what the host is (server, router, monitoring). Values that fail their own input rules are
+    (vllm, ollama); ``kinds`` says what the host is
+    (server, router, monitoring). Values that fail their own input rules are
     left out: preflight reports those under their own names.
     """
     wanted = {service for kind in kinds for service in SERVICES_OF[kind]}

@@ -21,6 +21,14 @@ def _email(value, _values, _profile):
     return None
 
 
+def _alert_name(value, _values, _profile):
+    if value in ("", None):
+        return None
+    if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", value):
+        return "must be an alert name such as CanaryStale, or empty"
+    return None
+
+
 RULES = {
     "monitoring_agent_enabled": c.ok,
     "monitoring_agent_node_exporter_host": c.bind_address,
@@ -37,4 +45,5 @@ RULES = {
     "monitoring_agent_nginx_exporter_port": c.port,
     "monitoring_agent_pause_minutes": c.int_range(1, 1440),
     "monitoring_agent_pause_reason": c.text_line,
+    "monitoring_agent_pause_alert": _alert_name,
 }

@@ -46,16 +46,21 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def silence(host: str, seconds: int, comment: str, now: datetime | None = None, silence_id: str = "") -> dict:
-    """A silence of every alert about ``host`` for ``seconds``; with ``silence_id``, that silence updated (resume
-    shortens it to a grace period instead of deleting it: an alert that fired while the host was paused, such as
-    CanaryStale, needs a scrape and an evaluation to resolve, and must not page in between)."""
+def silence(host: str, seconds: int, comment: str, now: datetime | None = None, *, silence_id: str = "",
+            alertname: str = "") -> dict:
+    """A silence of every alert about ``host`` for ``seconds`` (only ``alertname`` when given: verification holds
+    the canary, so only CanaryStale); with ``silence_id``, that silence updated (resume shortens it to a grace
+    period instead of deleting it: an alert that fired while the host was paused, such as CanaryStale, needs a
+    scrape and an evaluation to resolve, and must not page in between)."""
     if not _NAME.match(host):
         raise MonitoringError(f"cannot silence host {host!r}")
+    if alertname and not _NAME.match(alertname):
+        raise MonitoringError(f"cannot silence alert {alertname!r}")
     start = now or datetime.now(UTC)
     # RolloutStopped is what the rollout says about this very host: never silenced.
-    body = {"matchers": [{"name": "host", "value": host, "isRegex": False, "isEqual": True},
-                         {"name": "alertname", "value": "RolloutStopped", "isRegex": False, "isEqual": False}],
+    only = ({"name": "alertname", "value": alertname, "isRegex": False, "isEqual": True} if alertname
+            else {"name": "alertname", "value": "RolloutStopped", "isRegex": False, "isEqual": False})
+    body = {"matchers": [{"name": "host", "value": host, "isRegex": False, "isEqual": True}, only],
             "startsAt": _stamp(start), "endsAt": _stamp(start + timedelta(seconds=int(seconds))),
             "createdBy": SILENCE_AUTHOR, "comment": comment}
     if silence_id:
