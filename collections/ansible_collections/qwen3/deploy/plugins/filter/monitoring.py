@@ -120,7 +120,6 @@ class FilterModule:
             "alertmanager_config": _wrap(alertmanager.config),
             "alertmanager_silence": _wrap(alertmanager.silence),
             "alertmanager_rollout_stopped": _wrap(alertmanager.rollout_stopped),
-            "monitoring_web_opened": lambda binds: web.opened(*_plain(binds)),
             "monitoring_listen": _wrap(web.listen),
             "monitoring_opened_listeners": _wrap(web.opened_listeners),
             "monitoring_client_url": _wrap(web.client_url),
