@@ -16,6 +16,7 @@ Timings and numbers go to reports/fleet-test.json (and the closing note).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -401,19 +402,38 @@ def test_opened_monitoring_answers_only_admitted_clients_over_tls_with_the_passw
     assert "BEGIN CERTIFICATE" in cert
     sh("fleet-2", f"cat > /tmp/monitoring-ca.pem <<'EOF'\n{cert}EOF")
     router = addr[ROUTER]["v4"]
-    curl = "curl -s -o /dev/null -w '%{http_code}' -m 5 --cacert /tmp/monitoring-ca.pem"
+    curl = "curl -sS -o /dev/null -w '%{http_code}' -m 5 --cacert /tmp/monitoring-ca.pem"
+    errors = {}
+
+    def status(name: str, host: str, command: str) -> str:
+        done = sh(host, command)
+        errors[name] = done.stderr.strip()  # curl's own reason when there is no HTTP status (-S)
+        return done.stdout
+
     outcome = {
-        "prometheus_no_auth": sh("fleet-2", f"{curl} https://{router}:9090/-/ready").stdout,
-        "prometheus_wrong_password": sh("fleet-2", f"{curl} -u qwen3:wrong https://{router}:9090/-/ready").stdout,
-        "prometheus_password": sh("fleet-2", f"{curl} -u qwen3:{MONITORING_PASSWORD} https://{router}:9090/-/ready").stdout,
-        "alertmanager_password": sh("fleet-2", f"{curl} -u qwen3:{MONITORING_PASSWORD} -g "
-                                               f"'https://[{addr[ROUTER]['v6']}]:9093/api/v2/status'").stdout,
-        "plain_http": sh("fleet-2", f"curl -s -o /dev/null -w '%{{http_code}}' -m 5 http://{router}:9090/-/ready").stdout,
-        "from_fleet_1": sh("fleet-1", f"{curl} -u qwen3:{MONITORING_PASSWORD} https://{router}:9090/-/ready").stdout,
+        "prometheus_no_auth": status("prometheus_no_auth", "fleet-2", f"{curl} https://{router}:9090/-/ready"),
+        "prometheus_wrong_password": status("prometheus_wrong_password", "fleet-2",
+                                            f"{curl} -u qwen3:wrong https://{router}:9090/-/ready"),
+        "prometheus_password": status("prometheus_password", "fleet-2",
+                                      f"{curl} -u qwen3:{MONITORING_PASSWORD} https://{router}:9090/-/ready"),
+        "alertmanager_password": status("alertmanager_password", "fleet-2",
+                                        f"{curl} -u qwen3:{MONITORING_PASSWORD} -g "
+                                        f"'https://[{addr[ROUTER]['v6']}]:9093/api/v2/status'"),
+        "plain_http": status("plain_http", "fleet-2",
+                             f"curl -sS -o /dev/null -w '%{{http_code}}' -m 5 http://{router}:9090/-/ready"),
+        "from_fleet_1": status("from_fleet_1", "fleet-1",
+                               f"{curl} -u qwen3:{MONITORING_PASSWORD} https://{router}:9090/-/ready"),
     }
     watchdog = sh(ROUTER, f"curl -s -m 5 --cacert /etc/prometheus/qwen3-web/cert.pem -u qwen3:{MONITORING_PASSWORD} "
                           "'https://127.0.0.1:9093/api/v2/alerts?filter=alertname%3D%22Watchdog%22'").stdout
+    names = sh(ROUTER, "openssl x509 -noout -ext subjectAltName -in /etc/prometheus/qwen3-web/cert.pem").stdout
+    table = sh(ROUTER, "nft list table inet qwen3_deploy").stdout
+    outcome = {**outcome, "errors": errors, "certificate_names": names, "router_table": table}
     record("opened_monitoring", outcome)
+    # The generated certificate names the address fleet-2 dials (Prometheus binds 0.0.0.0: every host address).
+    # (OpenSSL prints an IPv6 name exploded and in capitals: FD00:0:0:0:0:0:0:5.)
+    v6 = ":".join(f"{int(group, 16):X}" for group in ipaddress.IPv6Address(addr[ROUTER]["v6"]).exploded.split(":"))
+    assert f"IP Address:{router}" in names and f"IP Address:{v6}" in names, names
     assert outcome["prometheus_no_auth"] == "401", outcome
     assert outcome["prometheus_wrong_password"] == "401", outcome
     assert outcome["prometheus_password"] == "200", outcome

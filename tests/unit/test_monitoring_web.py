@@ -47,6 +47,17 @@ def test_the_generated_certificate_names_the_host_loopback_and_each_specific_add
         "DNS:mon-1,IP:127.0.0.1,IP:10.0.0.5,IP:fd00::5")
 
 
+def test_a_wildcard_bind_names_every_address_of_the_host_in_a_fixed_order():
+    # A client elsewhere reaches 0.0.0.0/:: at one of the host's addresses: the certificate must name each (the fleet
+    # scenario's admitted engine could not verify a certificate naming only the host's name and 127.0.0.1).
+    facts = ["172.18.0.4", "10.0.0.5", "fe80::42:acff:fe12:4", "fd00::5", "::1", "127.0.0.1"]
+    expected = "DNS:mon-1,IP:127.0.0.1,IP:10.0.0.5,IP:172.18.0.4,IP:fd00::5"
+    assert web.certificate_names("mon-1", ["0.0.0.0", "127.0.0.1"], facts) == expected
+    assert web.certificate_names("mon-1", ["::", "127.0.0.1"], list(reversed(facts))) == expected
+    # A specific bind names only itself: the host's other addresses do not answer on that port.
+    assert web.certificate_names("mon-1", ["10.0.0.5", "127.0.0.1"], facts) == "DNS:mon-1,IP:127.0.0.1,IP:10.0.0.5"
+
+
 def test_opened_listeners_are_those_beyond_loopback():
     assert web.opened_listeners({"127.0.0.1": 9090}) == []
     assert web.opened_listeners({"0.0.0.0": "9093"}) == [{"address": "0.0.0.0", "port": 9093, "proto": "tcp"}]

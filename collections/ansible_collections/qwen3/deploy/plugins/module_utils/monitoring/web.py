@@ -35,14 +35,18 @@ def client_url(bind: str, port: int, tls: bool) -> str:
     return f"{'https' if tls else 'http'}://{listen(host, port)}"
 
 
-def certificate_names(name: str, binds: list[str]) -> str:
-    """subjectAltName of the generated certificate: the host's name, 127.0.0.1 and every specific bound address."""
+def certificate_names(name: str, binds: list[str], host_addresses: list[str] = ()) -> str:
+    """subjectAltName of the generated certificate: the host's name, 127.0.0.1, every specific bound address and, for
+    a wildcard bind (which clients reach at any of the host's addresses), each address the host has, in a fixed order
+    (a reordered fact must not make a new certificate). Link-local addresses are left out: a client cannot use them
+    without naming an interface, which a certificate cannot carry."""
     names = [f"DNS:{name}", "IP:127.0.0.1"]
-    for bind in binds:
-        if bind in LOOPBACK or bind in WILDCARDS:
-            continue
-        entry = f"IP:{ipaddress.ip_address(bind)}"
-        if entry not in names:
+    addresses = [bind for bind in binds if bind not in LOOPBACK and bind not in WILDCARDS]
+    if any(bind in WILDCARDS for bind in binds):
+        addresses += sorted((ipaddress.ip_address(a) for a in host_addresses), key=lambda a: (a.version, a))
+    for address in map(ipaddress.ip_address, addresses):
+        entry = f"IP:{address}"
+        if not (address.is_loopback or address.is_link_local) and entry not in names:
             names.append(entry)
     return ",".join(names)
 
