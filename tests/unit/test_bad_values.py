@@ -78,6 +78,9 @@ ROLE_BAD_VALUES = {
     "monitoring_server_retention_size": ("5 gigabytes", "size such as 5GB"),
     "monitoring_server_webhook_receivers": ([{"name": "pager", "url": "pager.internal/hook"}],
                                             "url must be an http or https URL"),
+    "monitoring_server_email_receivers": ([{"name": "ops", "to": "ops@example.com", "from": "am@example.com",
+                                            "smarthost": "smtp.example.com"}], "smarthost must be host:port"),
+    "monitoring_server_smtp_password": ("pass\nword", "newlines"),
     "monitoring_server_watchdog_receiver": ("deadman", "is not the name of one of monitoring_server_webhook_receivers"),
     "monitoring_server_group_wait": (9999, "0..600"),
     "monitoring_server_repeat_interval": ("4 hours", "Prometheus duration"),
@@ -416,6 +419,13 @@ MORE_BAD_VALUES = [
     ("monitoring_server_prometheus_host", "0.0.0.0",
      "needs monitoring_server_web_password and monitoring_server_allowed_sources"),
     ("monitoring_server_web_password", "x" * 73, "at most 72 bytes"),
+    ("monitoring_server_email_receivers", [{"name": "ops", "to": "ops@example.com", "from": "am@example.com",
+                                           "smarthost": "smtp.example.com:587", "auth_username": "am"}],
+     "need monitoring_server_smtp_password from the vault"),
+    ("monitoring_server_email_receivers", [{"name": "ops", "to": "ops", "from": "am@example.com",
+                                           "smarthost": "smtp.example.com:587"}], "to must be an email address"),
+    ("monitoring_server_email_receivers", [{"name": "ops", "to": "ops@example.com", "from": "am@example.com",
+                                           "smarthost": "[::1]:25"}] * 2, "must be distinct"),
 ]
 
 

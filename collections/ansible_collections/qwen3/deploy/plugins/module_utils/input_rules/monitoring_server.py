@@ -87,13 +87,69 @@ def _receivers(value, _values, _profile):
     return None
 
 
+_ADDRESS = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+$")
+_EMAIL_KEYS = {"name", "to", "from", "smarthost"}
+_EMAIL_OPTIONAL = {"auth_username", "require_tls"}
+
+
+def _smarthost(value) -> bool:
+    """host:port as Alertmanager dials it (net.SplitHostPort: an IPv6 literal in brackets)."""
+    if not isinstance(value, str):
+        return False
+    host, _, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return bool(host) and " " not in host and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def _email_receivers(value, _values, _profile):
+    if not isinstance(value, list):
+        return "must be a list of {name, to, from, smarthost} email receivers"
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not _EMAIL_KEYS <= set(item) or set(item) - _EMAIL_KEYS - _EMAIL_OPTIONAL:
+            return (f"item {index}: must be a mapping with name, to, from, smarthost "
+                    "(and optionally auth_username, require_tls)")
+        if not isinstance(item["name"], str) or not _NAME.match(item["name"]) or item["name"] == "qwen3-null":
+            return f"item {index}: name must be letters, digits, '.', '_' or '-' (not qwen3-null)"
+        recipients = item["to"].split(",") if isinstance(item["to"], str) else [None]
+        if not all(isinstance(r, str) and _ADDRESS.match(r.strip()) for r in recipients):
+            return f"item {index} ({item['name']}): to must be an email address (several: comma-separated)"
+        if not isinstance(item["from"], str) or not _ADDRESS.match(item["from"]):
+            return f"item {index} ({item['name']}): from must be one email address"
+        if not _smarthost(item["smarthost"]):
+            return f"item {index} ({item['name']}): smarthost must be host:port, e.g. smtp.example.com:587"
+        if "require_tls" in item and not isinstance(item["require_tls"], bool):
+            return f"item {index} ({item['name']}): require_tls must be true or false"
+        if "auth_username" in item and not (isinstance(item["auth_username"], str) and item["auth_username"].strip()):
+            return f"item {index} ({item['name']}): auth_username must be a non-empty string"
+    return None
+
+
+def _receiver_names(values) -> list:
+    return [r.get("name") for name in ("monitoring_server_webhook_receivers", "monitoring_server_email_receivers")
+            for r in values.get(name) or [] if isinstance(r, dict)]
+
+
 def _watchdog(value, values, _profile):
     if value in ("", None):
         return None
-    names = [r.get("name") for r in values.get("monitoring_server_webhook_receivers") or [] if isinstance(r, dict)]
-    if value not in names:
-        return f"{value!r} is not the name of one of monitoring_server_webhook_receivers"
+    if value not in _receiver_names(values):
+        return (f"{value!r} is not the name of one of monitoring_server_webhook_receivers or "
+                "monitoring_server_email_receivers")
     return None
+
+
+def _receivers_together(values, _profile):
+    """Names distinct across both kinds; a receiver that signs in to its relay needs the vault password."""
+    names = _receiver_names(values)
+    if len(set(names)) != len(names):
+        return ["monitoring_server_email_receivers: receiver names must be distinct from each other and from "
+                "monitoring_server_webhook_receivers"]
+    signing_in = [r.get("name") for r in values.get("monitoring_server_email_receivers") or []
+                  if isinstance(r, dict) and r.get("auth_username")]
+    if signing_in and values.get("monitoring_server_smtp_password") in ("", None):
+        return [f"monitoring_server_email_receivers: {', '.join(map(str, signing_in))} sign(s) in to the relay "
+                "(auth_username) and need monitoring_server_smtp_password from the vault"]
+    return []
 
 
 RULES = {
@@ -113,10 +169,12 @@ RULES = {
     "monitoring_server_retention_time": _duration,
     "monitoring_server_retention_size": _size,
     "monitoring_server_webhook_receivers": _receivers,
+    "monitoring_server_email_receivers": _email_receivers,
+    "monitoring_server_smtp_password": c.secret(1, required=False),
     "monitoring_server_watchdog_receiver": _watchdog,
     "monitoring_server_group_wait": c.int_range(0, 600),
     "monitoring_server_repeat_interval": _duration,
     "monitoring_server_export_dir": c.abs_path,
     "monitoring_server_verify_requests": c.int_range(0, 200),
 }
-CHECKS = [_opened]
+CHECKS = [_opened, _receivers_together]

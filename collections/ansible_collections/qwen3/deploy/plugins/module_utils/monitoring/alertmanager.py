@@ -1,8 +1,9 @@
 """Alertmanager's configuration, the silences a rollout takes and the alert it posts when it stops.
 
-Receivers come from the inventory (webhooks; their URLs may hold tokens, so the file is 0640 root:prometheus and
-the task that writes it has ``no_log``). ``Watchdog`` goes to its own receiver when the inventory names one (a
-dead man's switch), else nowhere: it fires always, and paging on it would page every ``repeat_interval``.
+Receivers come from the inventory (webhooks, whose URLs may hold tokens, and email through an SMTP relay, whose
+password it holds: the file is 0640 root:prometheus and the task that writes it has ``no_log``). ``Watchdog`` goes
+to its own receiver when the inventory names one (a dead man's switch), else nowhere: it fires always, and paging
+on it would page every ``repeat_interval``.
 
 Silences and the ``RolloutStopped`` alert use Alertmanager's v2 API (``POST /api/v2/silences``,
 ``DELETE /api/v2/silence/{id}``, ``POST /api/v2/alerts``; alertmanager 0.25, Debian 12). A silence matches the
@@ -21,9 +22,21 @@ SILENCE_AUTHOR = "qwen3-deploy"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def config(receivers: list[dict], *, group_wait_s: int, repeat_interval: str, watchdog_receiver: str = "") -> dict:
-    """``receivers``: ``[{"name", "url"}]`` webhooks, every alert but Watchdog goes to all of them."""
-    names = [r.get("name") for r in receivers]
+def _email(receiver: dict, smtp_password: str) -> dict:
+    """One ``email_configs`` entry. The password goes into the 0640 file: Alertmanager 0.25 (Debian 12) has no
+    ``auth_password_file`` for email (0.26 added it). Without ``auth_username`` nothing is sent to authenticate."""
+    entry = {"to": receiver["to"], "from": receiver["from"], "smarthost": receiver["smarthost"],
+             "require_tls": bool(receiver.get("require_tls", True)), "send_resolved": True}
+    if receiver.get("auth_username"):
+        entry |= {"auth_username": receiver["auth_username"], "auth_password": smtp_password}
+    return entry
+
+
+def config(receivers: list[dict], *, group_wait_s: int, repeat_interval: str, watchdog_receiver: str = "",
+           email_receivers: list[dict] = (), smtp_password: str = "") -> dict:
+    """``receivers``: ``[{"name", "url"}]`` webhooks; ``email_receivers``: ``[{"name", "to", "from", "smarthost",
+    "auth_username"?, "require_tls"?}]``. Every alert but Watchdog goes to all of them."""
+    names = [r.get("name") for r in [*receivers, *email_receivers]]
     if len(set(names)) != len(names):
         raise MonitoringError("receiver names must be distinct")
     if watchdog_receiver and watchdog_receiver not in names:
@@ -31,9 +44,10 @@ def config(receivers: list[dict], *, group_wait_s: int, repeat_interval: str, wa
     out_receivers = [{"name": NULL_RECEIVER}]
     out_receivers += [{"name": r["name"], "webhook_configs": [{"url": r["url"], "send_resolved": True}]}
                       for r in receivers]
+    out_receivers += [{"name": r["name"], "email_configs": [_email(r, smtp_password)]} for r in email_receivers]
     routes = [{"receiver": watchdog_receiver or NULL_RECEIVER, "matchers": ['alertname="Watchdog"'],
                "repeat_interval": "1m" if watchdog_receiver else repeat_interval}]
-    pagers = [r["name"] for r in receivers if r["name"] != watchdog_receiver]
+    pagers = [name for name in names if name != watchdog_receiver]
     routes += [{"receiver": name, "matchers": ['alertname!="Watchdog"'], "continue": True} for name in pagers]
     return {
         "route": {"receiver": NULL_RECEIVER, "group_by": ["alertname", "host"], "group_wait": f"{group_wait_s}s",
