@@ -48,7 +48,10 @@ GRID_TOP = 8
 # tests share the cores) still leaves 95 % good.
 TUNE = {
     "engine_tuner_min_seqs": 1, "engine_tuner_max_seqs": GRID_TOP, "engine_tuner_input_len": 1000,
-    "engine_tuner_output_len": 32, "engine_tuner_prompts_per_seq": 3, "engine_tuner_min_prompts": 20,
+    # 60 prompts a point, not 20: a point's load lasts ~2 s here, and one scheduling hiccup slowed 3 of 20 requests
+    # of the re-verification (85 % good, TTFT p95 84 ms against 64.4) where the sweep had measured that point at
+    # 44-56 ms. 95 % of 60 tolerates such a burst; the bench's start-up (~7 s) still dominates a point's time.
+    "engine_tuner_output_len": 32, "engine_tuner_prompts_per_seq": 3, "engine_tuner_min_prompts": 60,
     "engine_tuner_warmups": 4, "engine_tuner_point_timeout": 300, "engine_tuner_guard_after": 900,
     "engine_tuner_allow_serving": True, "engine_tuner_target_requests_per_s": 5,
     "verify_requests": 8, "verify_warmup": 1,
