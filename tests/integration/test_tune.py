@@ -12,7 +12,8 @@ WebUI): the tests run in file order, each on the state the previous one left.
    re-verifies under load at the recommended concurrency; the known good release is then the recommendation
 7. preflight accepts the snippet and warns when its provenance no longer matches
 
-Long (33 minutes for the whole module in its first full run on 2 busy cores: deploy 11 min, each tune 4-7 min):
+Long (33 minutes for the whole module in its first full run on 2 busy cores: deploy 11 min, each tune 4-7 min;
+24 minutes alone on the machine, tests/records/tune-2026-12-07-cpu-demo.md):
 opt in with QWEN3_TUNE_TESTS=1. Timings go to reports/tune-test.json. On a machine shared with other test runs the
 TTFT of one point moved 3x between runs (c=1: 20 ms, then 68 ms), which can move the answer by more than one step.
 """
