@@ -234,44 +234,30 @@ def test_the_zipapp_entry_point_lists_the_tool(capsys):
     assert "capacity" in capsys.readouterr().err
 
 
-RECORD = FIXTURES.parent / "records" / "gpu-2026-12-07-h100-capacity-raw" / "points"
+RECORDS = FIXTURES.parent / "records"
+# (record's points directory, the result directory the tool was given there, tag): the first H100 run, and the
+# second (max_num_seqs 128; asked for an H200), its points measured with no other client on the engine
+# (c8-in1001 with --input-len 1001).
+H100_POINTS = [("gpu-2026-12-07-h100-capacity-raw", "/tmp/results/CAPT/points", tag)
+               for tag in ("c8", "c16", "c32", "c64", "c7", "c8-again")] + [
+              ("gpu-2026-12-07-h100-capacity-run2-raw", "/tmp/results/H200/points", tag)
+              for tag in ("c8", "c8-in1001", "c16", "c32", "c64")]
 
 
-@pytest.mark.parametrize("tag", ["c8", "c16", "c32", "c64", "c7", "c8-again"])
-def test_the_h100_run_replays_from_its_result_files(tag):
-    """What the tool printed on the lent H100 (vLLM 0.24.0) comes back from bench's result file it read there
+@pytest.mark.parametrize(("record", "result_dir", "tag"), H100_POINTS)
+def test_the_h100_runs_replay_from_their_result_files(record, result_dir, tag):
+    """What the tool printed on the lent H100s (vLLM 0.24.0) comes back from bench's result file it read there
     (kept without generated_texts, itls rounded; neither is read)."""
-    printed = json.loads((RECORD / f"point_{tag}.stdout.json").read_text())
+    points = RECORDS / record / "points"
+    printed = json.loads((points / f"point_{tag}.stdout.json").read_text())
     tool_argv = printed["argv"]
     args = capacity.parse_args([
         "--vllm-bin", tool_argv[0], "--base-url", "http://127.0.0.1:8000", "--model", "qwen3-14b",
         "--tokenizer", "/tmp/models/Qwen3-14B-FP8", "--concurrency", str(printed["concurrency"]),
         "--prompts", str(printed["prompts"]), "--seed", str(printed["seed"]), "--ttft-ms", "250",
-        "--result-dir", "/tmp/results/CAPT/points", "--detailed"])
+        "--input-len", str(printed["shape"]["input_len"]), "--result-dir", result_dir, "--detailed"])
     assert capacity.bench_argv(args) == tool_argv
-    result = json.loads((RECORD / Path(printed["result_file"]).name).read_text())
-    again = capacity.summarize(result, args, tool_argv, printed["preemptions"])
-    assert again == {key: value for key, value in printed.items()
-                     if key not in ("warmup", "bench_wall_s", "result_file", "notes")}
-    assert printed["passed"] is False and printed["failed"] == 0 and printed["preemptions"] == 0
-
-
-RECORD2 = FIXTURES.parent / "records" / "gpu-2026-12-07-h100-capacity-run2-raw" / "points"
-
-
-@pytest.mark.parametrize("tag", ["c8", "c8-in1001", "c16", "c32", "c64"])
-def test_the_second_h100_run_replays_from_its_result_files(tag):
-    """Same replay for the second H100 run (vLLM 0.24.0, max_num_seqs 128; asked for an H200): the points measured
-    with no other client on the engine, c8-in1001 with --input-len 1001."""
-    printed = json.loads((RECORD2 / f"point_{tag}.stdout.json").read_text())
-    tool_argv = printed["argv"]
-    args = capacity.parse_args([
-        "--vllm-bin", tool_argv[0], "--base-url", "http://127.0.0.1:8000", "--model", "qwen3-14b",
-        "--tokenizer", "/tmp/models/Qwen3-14B-FP8", "--concurrency", str(printed["concurrency"]),
-        "--prompts", str(printed["prompts"]), "--seed", str(printed["seed"]), "--ttft-ms", "250",
-        "--input-len", str(printed["shape"]["input_len"]), "--result-dir", "/tmp/results/H200/points", "--detailed"])
-    assert capacity.bench_argv(args) == tool_argv
-    result = json.loads((RECORD2 / Path(printed["result_file"]).name).read_text())
+    result = json.loads((points / Path(printed["result_file"]).name).read_text())
     again = capacity.summarize(result, args, tool_argv, printed["preemptions"])
     assert again == {key: value for key, value in printed.items()
                      if key not in ("warmup", "bench_wall_s", "result_file", "notes")}
