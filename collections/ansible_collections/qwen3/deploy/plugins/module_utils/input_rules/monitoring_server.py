@@ -69,6 +69,11 @@ def _opened(values, _profile):
     return []
 
 
+def _bad_name(name) -> bool:
+    """A receiver name Alertmanager takes; qwen3-null is ours (the route for what nobody receives)."""
+    return not isinstance(name, str) or not _NAME.match(name) or name == "qwen3-null"
+
+
 def _receivers(value, _values, _profile):
     if not isinstance(value, list):
         return "must be a list of {name, url} webhook receivers"
@@ -76,7 +81,7 @@ def _receivers(value, _values, _profile):
     for index, item in enumerate(value):
         if not isinstance(item, dict) or set(item) != {"name", "url"}:
             return f"item {index}: must be a mapping with exactly name and url"
-        if not isinstance(item["name"], str) or not _NAME.match(item["name"]) or item["name"] == "qwen3-null":
+        if _bad_name(item["name"]):
             return f"item {index}: name must be letters, digits, '.', '_' or '-' (not qwen3-null)"
         if c.url("http", "https")(item["url"], _values, _profile):
             # the URL itself is never echoed: it may hold a token
@@ -108,7 +113,7 @@ def _email_receivers(value, _values, _profile):
         if not isinstance(item, dict) or not _EMAIL_KEYS <= set(item) or set(item) - _EMAIL_KEYS - _EMAIL_OPTIONAL:
             return (f"item {index}: must be a mapping with name, to, from, smarthost "
                     "(and optionally auth_username, require_tls)")
-        if not isinstance(item["name"], str) or not _NAME.match(item["name"]) or item["name"] == "qwen3-null":
+        if _bad_name(item["name"]):
             return f"item {index}: name must be letters, digits, '.', '_' or '-' (not qwen3-null)"
         recipients = item["to"].split(",") if isinstance(item["to"], str) else [None]
         if not all(isinstance(r, str) and _ADDRESS.match(r.strip()) for r in recipients):
@@ -124,9 +129,12 @@ def _email_receivers(value, _values, _profile):
     return None
 
 
+def _names(values, variable: str) -> list:
+    return [r.get("name") for r in values.get(variable) or [] if isinstance(r, dict)]
+
+
 def _receiver_names(values) -> list:
-    return [r.get("name") for name in ("monitoring_server_webhook_receivers", "monitoring_server_email_receivers")
-            for r in values.get(name) or [] if isinstance(r, dict)]
+    return _names(values, "monitoring_server_webhook_receivers") + _names(values, "monitoring_server_email_receivers")
 
 
 def _watchdog(value, values, _profile):
@@ -140,8 +148,10 @@ def _watchdog(value, values, _profile):
 
 def _receivers_together(values, _profile):
     """Names distinct across both kinds; a receiver that signs in to its relay needs the vault password."""
-    names = _receiver_names(values)
-    if len(set(names)) != len(names):
+    # Duplicates among the webhooks alone are that variable's own rule (_receivers): not reported here again.
+    webhooks = _names(values, "monitoring_server_webhook_receivers")
+    emails = _names(values, "monitoring_server_email_receivers")
+    if len(set(emails)) != len(emails) or set(emails) & set(webhooks):
         return ["monitoring_server_email_receivers: receiver names must be distinct from each other and from "
                 "monitoring_server_webhook_receivers"]
     signing_in = [r.get("name") for r in values.get("monitoring_server_email_receivers") or []
